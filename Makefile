@@ -1,0 +1,47 @@
+# The front door. Every target is one line that calls the CLI; `make setup` runs first.
+SWEEP ?= sweep.yaml
+RESULTS ?=
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS := -c $(SWEEP) $(if $(RESULTS),--results $(RESULTS),)
+
+.PHONY: setup test test-slow plan classifier grid collect histograms dashboard bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+plan: setup
+	$(BIN)/sweep plan $(ARGS)
+
+classifier: setup
+	$(BIN)/sweep classifier $(ARGS)
+
+grid: setup
+	$(BIN)/sweep grid $(ARGS)
+
+collect: setup
+	$(BIN)/sweep collect $(ARGS)
+
+histograms: setup
+	$(BIN)/sweep histograms $(ARGS)
+
+dashboard: setup
+	$(BIN)/sweep dashboard
+
+bench: setup
+	$(BIN)/python -m bench.run $(ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
