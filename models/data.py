@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
+import math
 import os
 import struct
 import urllib.request
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +82,10 @@ def read_idx(raw: bytes) -> np.ndarray:
         raise ValueError("not an IDX file of unsigned bytes (bad magic number)")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"IDX header announces {ndim} dimensions, file ends after {len(raw)} bytes")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(dims)) if dims else 0
+    expected = math.prod(dims) if dims else 0
     if len(raw) - header != expected:
         raise ValueError(f"IDX header announces {dims} = {expected} bytes, file holds {len(raw) - header}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
@@ -97,7 +102,7 @@ def verify_file(path: Path, sha256: str, md5: str | None = None) -> bytes:
         raw = gzip.decompress(packed)
     except FileNotFoundError:
         raise DataError(f"{path}: missing") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # a flipped byte in the stream: zlib.error
         raise DataError(f"{path}: not a readable gzip file ({exc}); delete it and download "
                         f"it again, or point data.root / MNIST_ROOT at a good copy") from None
     if md5 is not None and hashlib.md5(packed).hexdigest() != md5:
@@ -121,7 +126,7 @@ def download(name: str, root: Path, *, mirrors: tuple[str, ...] = MIRRORS,
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 payload = response.read()
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:  # IncompleteRead: HTTPException
             errors.append(f"{url}: {exc}")
             continue
         tmp = root / f".{name}.part"
@@ -142,7 +147,12 @@ def load_idx_files(root: Path, *, allow_download: bool = True,
         if path.exists():
             raw = verify_file(path, sha256)
         elif allow_download:
-            raw = verify_file(download(name, root, mirrors=mirrors, timeout=timeout), sha256, md5)
+            fetched = download(name, root, mirrors=mirrors, timeout=timeout)
+            try:
+                raw = verify_file(fetched, sha256, md5)
+            except DataError:
+                fetched.unlink(missing_ok=True)  # else every later run would trip over the corrupt copy
+                raise
         else:
             raise DataError(f"{path}: missing, and downloading is off")
         arrays[name] = read_idx(raw)
@@ -196,5 +206,6 @@ def load_mnist(source: str = "auto", root: str | Path | None = None, *,
     train, test = to_model_range(x_tr), to_model_range(x_te)
     if flatten:
         train, test = train.flatten(1), test.flatten(1)  # (N, 1024)
-    return MnistData(train, torch.as_tensor(y_tr, dtype=torch.int64),
-                     test, torch.as_tensor(y_te, dtype=torch.int64), used)
+    # np.array copies: IDX arrays are read-only views of bytes, which torch warns about.
+    return MnistData(train, torch.from_numpy(np.array(y_tr, dtype=np.int64)),
+                     test, torch.from_numpy(np.array(y_te, dtype=np.int64)), used)

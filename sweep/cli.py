@@ -46,6 +46,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from sweep.config import experiment_dir
+    from sweep.results import collect
+
+    cfg = load_config(args.config)
+    exp = experiment_dir(cfg, args.results)
+    if not (exp / "ledger").is_dir():
+        raise UsageError(f"{exp} has no finished trials yet (no ledger/); run `make grid` "
+                         f"(sweep grid -c {cfg.path}) first.")
+    df = collect(exp)
+    counts = df["status"].value_counts().to_dict()
+    print(f"{len(df):,} trials -> {exp / 'trials.parquet'} and trials.csv "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+    return 0
+
+
 def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
     """Import heavy modules (torch, ray) only for the command that needs them."""
     def run(args: argparse.Namespace) -> int:
@@ -62,6 +78,45 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_args(p, results=False)
     p.add_argument("--json", action="store_true", help="machine-readable counts")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("train-one", help="train and score one configuration, without Ray")
+    _add_sweep_args(p, results=False)
+    p.add_argument("--family", required=True, help="a family of the sweep file")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="settings to override")
+    p.add_argument("--iterations", type=int, default=None, help="budget in iterations")
+    p.add_argument("--out", default=None, help="output folder (default results/train-one/...)")
+    p.set_defaults(func=_lazy("sweep.train_one", "cmd_train_one"))
+
+    p = sub.add_parser("classifier", help="train the scoring MNIST ConvNet")
+    _add_sweep_args(p, results=False)
+    p.add_argument("--out", default=None, help="folder (default: score.classifier of the sweep)")
+    p.add_argument("--epochs", type=int, default=None, help="default: by training-set size")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_lazy("sweep.classifier_setup", "cmd_classifier"))
+
+    p = sub.add_parser("grid", help="run the sweep on Ray Tune (resumes where it stopped)")
+    _add_sweep_args(p)
+    p.add_argument("--address", default=None, help="join this Ray cluster (or set RAY_ADDRESS)")
+    p.add_argument("--storage", default=None, help="trial files: path, NFS path or s3:// URI")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fresh", action="store_true",
+                      help="set the old experiment aside (renamed, not deleted) and start again")
+    mode.add_argument("--extend", action="store_true",
+                      help="add the sweep file's new configurations to the experiment")
+    p.set_defaults(func=_lazy("sweep.grid", "main_grid"))
+
+    p = sub.add_parser("collect", help="rebuild trials.parquet/csv from the ledger")
+    _add_sweep_args(p)
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("histograms", help="Figures 2-4 and summary.md from the results table")
+    _add_sweep_args(p)
+    p.add_argument("--out", default=None, help="output folder (default: <results>/figures)")
+    p.set_defaults(func=_lazy("sweep.histograms", "cmd_histograms"))
+
+    p = sub.add_parser("dashboard", help="URL and token of the running Ray dashboard")
+    p.add_argument("--address", default=None)
+    p.set_defaults(func=_lazy("sweep.dashboard", "cmd_dashboard"))
     return parser
 
 

@@ -117,7 +117,7 @@ class Budget:
 @dataclass(frozen=True)
 class ScoreConfig:
     samples: int = 10000       # generated samples per trial
-    classifier: str = "results/classifier"  # folder of the ConvNet weights + manifest
+    classifier: str = "auto"   # folder of the ConvNet weights + manifest; auto: results/classifier/<source>
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,11 @@ class SweepConfig:
     families: tuple[Family, ...]
 
     def family(self, name: str) -> Family:
-        return next(f for f in self.families if f.name == name)
+        for f in self.families:
+            if f.name == name:
+                return f
+        raise KeyError(f"no family {name!r} in {self.path}; it has "
+                       f"{', '.join(f.name for f in self.families)}")
 
     def trials(self) -> list[dict[str, Any]]:
         """Every grid trial, one flat dict each (Optuna families are sampled at run time)."""
@@ -221,10 +225,16 @@ def load_config(path: str | Path) -> SweepConfig:
         text = Path(path).read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the sweep file ({exc.strerror}).") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file ({exc.reason} at byte {exc.start}).") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc}).") from None
+        # PyYAML's own message spans several lines; keep the CLI's error to one line.
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}: not valid YAML ({where}{problem}).") from None
     return parse_config(raw, path)
 
 
@@ -354,6 +364,13 @@ def trial_key(trial: dict[str, Any]) -> str:
     """A stable id of a configuration: same settings, same key, on any machine."""
     canonical = json.dumps(trial, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def classifier_dir(cfg: SweepConfig, source: str) -> Path:
+    """The scoring classifier's folder; ``auto`` keeps one per data source."""
+    if cfg.score.classifier == "auto":
+        return Path("results") / "classifier" / source
+    return Path(cfg.score.classifier)
 
 
 def experiment_dir(cfg: SweepConfig, results: str | Path | None = None) -> Path:

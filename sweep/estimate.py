@@ -1,0 +1,88 @@
+"""How long will the grid take? Told before the first trial, kept current while it runs.
+
+Before anything finished: time a few iterations of the smallest and the largest
+configuration here, and interpolate each trial's cost by its parameter count (fully
+connected nets: time per iteration grows about linearly with the weights). Once trials
+have finished (this run or earlier ones), their measured wall times take over.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from models.nets import build_networks
+from models.train import planned_iterations, train
+
+TIMING_ITERATIONS = 6
+SCORE_SECONDS_PER_10K = 3.0  # CPU figure; the classifier is small next to training
+
+
+def parameter_count(trial: dict[str, Any]) -> int:
+    g, d = build_networks(trial, torch.Generator().manual_seed(0))
+    return sum(p.numel() for p in g.parameters()) + sum(p.numel() for p in d.parameters())
+
+
+def _ms_per_iteration(trial: dict[str, Any], images: torch.Tensor) -> float:
+    record = train(trial, images[: max(256, trial["batch_size"] * 2)],
+                   iterations=TIMING_ITERATIONS, device="cpu").record
+    return record.ms_per_iteration
+
+
+def per_trial_seconds(trials: list[dict[str, Any]], images: torch.Tensor,
+                      score_samples: int) -> dict[str, float]:
+    """Estimated seconds per trial (keyed by index) from two timed configurations."""
+    if not trials:
+        return {}
+    sizes = [parameter_count(t) for t in trials]
+    lo, hi = min(range(len(trials)), key=sizes.__getitem__), max(range(len(trials)), key=sizes.__getitem__)
+    t_lo = _ms_per_iteration(trials[lo], images)
+    t_hi = _ms_per_iteration(trials[hi], images) if hi != lo else t_lo
+    span = max(1, sizes[hi] - sizes[lo])
+    score_s = SCORE_SECONDS_PER_10K * score_samples / 10_000
+    out = {}
+    for i, t in enumerate(trials):
+        ms = t_lo + (t_hi - t_lo) * (sizes[i] - sizes[lo]) / span
+        out[str(i)] = ms / 1000 * planned_iterations(t, len(images)) + score_s
+    return out
+
+
+def format_duration(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):
+        return "?"
+    seconds = int(round(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h{minutes:02d}m"
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+class Estimate:
+    """Remaining time = remaining trials x mean seconds per trial / concurrent slots."""
+
+    def __init__(self, prior_seconds: list[float], slots: int, pending: int) -> None:
+        self.prior = prior_seconds      # per pending trial, from timing or earlier trials
+        self.slots = max(1, slots)
+        self.pending = pending
+        self.finished_seconds: list[float] = []
+        self.started = time.monotonic()
+
+    def total_seconds(self) -> float:
+        return sum(self.prior) / self.slots
+
+    def remaining_seconds(self, remaining: int) -> float:
+        if self.finished_seconds:
+            done = len(self.finished_seconds)
+            elapsed = time.monotonic() - self.started
+            return elapsed / done * remaining  # measured throughput, concurrency included
+        mean = sum(self.prior) / len(self.prior) if self.prior else 0.0
+        return mean * remaining / self.slots
+
+
+def from_history(entries: list[dict[str, Any]]) -> float | None:
+    """Mean wall time of finished trials, if there are enough to trust."""
+    times = [e["wall_time_s"] for e in entries if isinstance(e.get("wall_time_s"), (int, float))]
+    return sum(times) / len(times) if len(times) >= 3 else None

@@ -1,0 +1,229 @@
+"""`sweep grid`: the sweep file's trials on Ray Tune, resumable and fault tolerant.
+
+sweep.yaml -> trial list -> (minus the ledger's finished trials) -> Ray Tune -> ledger ->
+trials.parquet. Running the same command again continues the experiment; see ledger.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# Before Ray Tune is imported: we keep our own ledger, so Tune's periodic experiment
+# snapshot (which grows with the number of trials) and its per-trial loggers are only
+# overhead. Users may still override both.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "600")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+from ray import tune  # noqa: E402
+
+from sweep import cluster, estimate, search, storage  # noqa: E402
+from sweep.classifier_setup import ensure_classifier  # noqa: E402
+from sweep.config import SweepConfig, experiment_dir, load_config, plan, trial_key  # noqa: E402
+from sweep.ledger import Ledger, LedgerError, atomic_write_text  # noqa: E402
+from sweep.results import collect  # noqa: E402
+from sweep.trainable import Payload, trial_of, with_payload  # noqa: E402
+
+FINAL_KEYS = ("status", "score", "class_histogram", "iterations_done", "iterations_planned",
+              "diverged_at", "loss_d", "loss_g", "train_time_s", "score_time_s",
+              "wall_time_s", "ms_per_iteration", "data_source", "classifier_sha256",
+              "device", "node", "trial_dir", search.OBJECTIVE)
+
+
+class LedgerCallback(tune.Callback):
+    """Driver side: write each finished trial to the ledger at once; print one line."""
+
+    def __init__(self, ledger: Ledger, total: int, done_before: int, est: estimate.Estimate,
+                 log=print) -> None:
+        self.ledger, self.total, self.est, self.log = ledger, total, est, log
+        self.done = done_before
+        self.counts = {"ok": 0, "diverged": 0, "error": 0}
+
+    def _finish(self, trial: Any, entry: dict[str, Any], trials: list) -> None:
+        settings = trial_of(trial.config)
+        key = trial_key(settings)
+        entry = {**settings, "trial_key": key, "trial_id": trial.trial_id,
+                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **entry}
+        self.ledger.write(key, entry)
+        self.done += 1
+        self.counts[entry["status"]] = self.counts.get(entry["status"], 0) + 1
+        if isinstance(entry.get("wall_time_s"), (int, float)):
+            self.est.finished_seconds.append(entry["wall_time_s"])
+        running = sum(1 for t in trials if t.status == "RUNNING")
+        remaining = self.total - self.done
+        elapsed = time.monotonic() - self.est.started
+        self.log(f"[grid] {self.done:,}/{self.total:,} done ({self.counts['ok']} ok, "
+                 f"{self.counts['diverged']} diverged, {self.counts['error']} errors this run), "
+                 f"{running} running, elapsed {estimate.format_duration(elapsed)}, "
+                 f"ETA {estimate.format_duration(self.est.remaining_seconds(remaining))}",
+                 flush=True)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        result = trial.last_result or {}
+        if not result.get("final"):
+            entry = {"status": "error", "error": "the trial ended without a final result"}
+        else:
+            entry = {k: result.get(k) for k in FINAL_KEYS}
+        self._finish(trial, entry, trials)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finish(trial, {"status": "error", "error": _error_message(trial),
+                             search.OBJECTIVE: 0.0}, trials)
+
+
+def _error_message(trial: Any) -> str:
+    path = getattr(trial, "error_file", None)
+    try:
+        lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
+        return lines[-1][:500] if lines else "unknown error"
+    except (OSError, TypeError):
+        return str(getattr(trial, "error_msg", None) or "unknown error")[:500]
+
+
+def _prepare(cfg: SweepConfig, exp: Path, ledger: Ledger, args: Any) -> list[dict[str, Any]]:
+    trials = cfg.trials()
+    keys = [trial_key(t) for t in trials]
+    optuna_families = [f"optuna:{f.name}:{f.trials}:{json.dumps(f.axes, default=str)}"
+                       for f in cfg.families if f.search == "optuna"]
+    ledger.check_sweep(cfg.name, cfg.path, keys + optuna_families, extend=args.extend)
+    shutil.copyfile(cfg.path, exp / "sweep.yaml")
+    atomic_write_text(exp / "plan.json", json.dumps(plan(cfg), indent=2))
+    return trials
+
+
+def _check_comparable(ledger: Ledger, data_source: str, sha: str) -> None:
+    """Never mix scores from different data or classifiers in one experiment."""
+    for entry in ledger.entries().values():
+        for field, now in (("data_source", data_source), ("classifier_sha256", sha)):
+            then = entry.get(field)
+            if then and then != now:
+                raise LedgerError(
+                    f"{ledger.exp_dir}: earlier trials used {field} {then}, this run would use "
+                    f"{now}; their scores would not be comparable. Restore the earlier setting, "
+                    "or start a new experiment with --fresh or --results DIR.")
+            if then:
+                return
+
+
+def run_grid(args: Any, log=print) -> int:
+    cfg = load_config(args.config)
+    exp = experiment_dir(cfg, args.results)
+    ledger = Ledger(exp)
+    if args.fresh:
+        ledger.lock()
+        ledger.unlock()
+        moved = ledger.set_aside()
+        if moved:
+            log(f"--fresh: the earlier experiment was moved to {moved}")
+    ledger.lock()
+    conn = None
+    try:
+        trials = _prepare(cfg, exp, ledger, args)
+        from models.data import load_mnist
+        data = load_mnist(cfg.data.source, cfg.data.root, flatten=True)
+        classifier_state, manifest = ensure_classifier(cfg, data, log=log)
+        atomic_write_text(exp / "classifier.json", json.dumps(manifest, indent=2))
+        _check_comparable(ledger, data.source, manifest["weights_sha256"])
+        done = ledger.done_keys()
+        pending = [t for t in trials if trial_key(t) not in done]
+        root = storage.resolve(getattr(args, "storage", None) or cfg.storage, exp)
+
+        conn = cluster.connect(args.address)
+        for line in cluster.dashboard_lines(conn):
+            log(line)
+        nodes = cluster.alive_nodes()
+        request = cluster.per_trial(cfg.resources, nodes)
+        slots = cluster.concurrent_slots(request, nodes, cfg.resources.max_concurrent_trials)
+        est = _estimate(cfg, ledger, pending, data.train_images, slots, log)
+        total = sum(cfg.counts().values())
+        log(f"[plan] {cfg.name}: {total:,} trials ({', '.join(f'{k} {v:,}' for k, v in cfg.counts().items())}); "
+            f"{len(done):,} already finished, {len(pending):,} grid trials to run")
+        budget = (f"{cfg.budget.iterations} iterations" if cfg.budget.iterations
+                  else f"{cfg.budget.epochs} epochs")
+        log(f"[plan] budget {budget} of {len(data.train_images):,} {data.source} images, batch "
+            f"{cfg.budget.batch_size}; {cfg.score.samples:,} score samples; per trial "
+            f"{request['cpu']:g} CPU + {request['gpu']:g} GPU; {slots} at a time on "
+            f"{cluster.describe_nodes(nodes)}")
+        log(f"[plan] estimated time: {estimate.format_duration(est.total_seconds())} "
+            f"for the grid on these resources")
+
+        payload = Payload(data.train_images.numpy(), data.source, classifier_state,
+                          manifest["convnet"], manifest["weights_sha256"], root,
+                          cfg.score.samples, request["cpu"])
+        trainable = with_payload(payload, request)
+        callback = LedgerCallback(ledger, total, len(done), est, log=log)
+        if pending:
+            _fit(cfg, trainable, search.grid_space(pending), root, callback, None,
+                 "grid", cfg.resources.max_concurrent_trials)
+        for fam in (f for f in cfg.families if f.search == "optuna"):
+            _run_optuna(cfg, fam, ledger, trainable, root, callback, log)
+        df = collect(exp)
+        counts = df["status"].value_counts().to_dict() if len(df) else {}
+        log(f"[grid] finished: {len(df):,} of {total:,} trials in {exp / 'trials.parquet'} "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+        return 0
+    finally:
+        ledger.unlock()
+        if conn is not None and conn.started_here:
+            import ray
+            ray.shutdown()
+
+
+def _estimate(cfg: SweepConfig, ledger: Ledger, pending: list[dict], images, slots: int,
+              log) -> estimate.Estimate:
+    mean = estimate.from_history(list(ledger.entries().values()))
+    n_optuna = sum(f.trials * len(cfg.seeds) for f in cfg.families if f.search == "optuna")
+    if mean is not None:
+        prior = [mean] * (len(pending) + n_optuna)
+    else:
+        per = estimate.per_trial_seconds(pending, images, cfg.score.samples)
+        prior = list(per.values())
+        if n_optuna and prior:
+            prior += [sum(prior) / len(prior)] * n_optuna
+    return estimate.Estimate(prior, slots, len(prior))
+
+
+def _fit(cfg: SweepConfig, trainable: Any, space: dict, root: str, callback: LedgerCallback,
+         searcher: Any, label: str, max_concurrent: int | None, num_samples: int = 1) -> None:
+    run_name = f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    tuner = tune.Tuner(
+        trainable,
+        param_space=space,
+        tune_config=tune.TuneConfig(reuse_actors=True, search_alg=searcher,
+                                    num_samples=num_samples,
+                                    max_concurrent_trials=max_concurrent),
+        run_config=tune.RunConfig(
+            name=run_name, storage_path=storage.ray_storage_path(root), callbacks=[callback],
+            verbose=0, log_to_file=True,
+            failure_config=tune.FailureConfig(max_failures=cfg.resources.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+    )
+    tuner.fit()
+
+
+def _run_optuna(cfg: SweepConfig, fam: Any, ledger: Ledger, trainable: Any, root: str,
+                callback: LedgerCallback, log) -> None:
+    for seed in cfg.seeds:
+        done = [e for e in ledger.entries().values()
+                if e.get("family") == fam.name and e.get("seed") == seed]
+        todo = fam.trials - len(done)
+        if todo <= 0:
+            continue
+        space = search.optuna_space(cfg, fam, seed)
+        searcher = search.optuna_searcher(space, seed, done)
+        log(f"[optuna] {fam.name} seed {seed}: {todo} trials of TPE ({len(done)} done before)")
+        _fit(cfg, trainable, space, root, callback, searcher, f"optuna-{fam.name}-{seed}",
+             cfg.resources.max_concurrent_trials, num_samples=todo)
+
+
+def main_grid(args: Any) -> int:
+    try:
+        return run_grid(args)
+    except (LedgerError, cluster.ClusterError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

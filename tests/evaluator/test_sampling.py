@@ -1,0 +1,109 @@
+"""Scoring generators: collapsed ones score ~0, real digits score high, one seed one result."""
+import pytest
+import torch
+from torch import nn
+
+from evaluator.classifier import load_classifier, train_classifier
+from evaluator.sampling import GeneratorScore, classify_log_probs, score_generator
+from models.data import MnistData, load_mnist
+
+
+@pytest.fixture(scope="module")
+def data() -> MnistData:
+    return load_mnist("mnist-5k")
+
+
+@pytest.fixture(scope="module")
+def classifier(data, tmp_path_factory):
+    # A quick classifier (1,000 digits, 2 epochs): accurate enough to tell digits apart.
+    small = MnistData(data.train_images[:1000], data.train_labels[:1000],
+                      data.test_images[:200], data.test_labels[:200], data.source)
+    out = tmp_path_factory.mktemp("classifier")
+    train_classifier(small, out, epochs=2, seed=0, device="cpu", log=lambda s: None)
+    return load_classifier(out)
+
+
+class ConstantGenerator(nn.Module):
+    """Ignores z and always draws the same image: the fully collapsed generator."""
+
+    def __init__(self, image: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("image", image.reshape(1, 1024))
+        self.modes: list[bool] = []
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.modes.append(self.training)
+        return self.image.expand(z.shape[0], 1024)              # (B, 1024)
+
+
+class RealDigits:
+    """A "generator" that hands out the real test digits in order: a perfect generator."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images, self.next = images.reshape(-1, 1024), 0
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        idx = (self.next + torch.arange(z.shape[0])) % self.images.shape[0]
+        self.next += z.shape[0]
+        return self.images[idx]                                  # (B, 1024)
+
+
+def mlp_generator(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(100, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 1024), nn.Tanh())
+
+
+def test_collapsed_generator_scores_zero(classifier, data):
+    model, manifest = classifier
+    g = ConstantGenerator(data.test_images[0]).train()
+    result = score_generator(g, model, n_samples=300, batch_size=128,
+                             classifier_sha256=manifest["weights_sha256"])
+    assert isinstance(result, GeneratorScore)
+    assert result.score == pytest.approx(0.0, abs=1e-6)
+    assert max(result.class_histogram) == 300 == result.n_samples
+    assert result.classifier_sha256 == manifest["weights_sha256"] and result.seconds > 0
+    # Eval mode while scoring (batch norm with running statistics), training mode given back.
+    assert set(g.modes) == {False} and g.training
+
+
+def test_real_digits_score_high_and_spread(classifier, data):
+    model, _ = classifier
+    result = score_generator(RealDigits(data.test_images), model, n_samples=1000, batch_size=250)
+    # Balanced, confidently classified digits: I well above the ~0 of a collapsed generator.
+    assert result.score > 1.0
+    assert sum(result.class_histogram) == 1000 and len(result.class_histogram) == 10
+    assert min(result.class_histogram) >= 50  # every class is present (about 100 each)
+
+
+def test_same_seed_same_result(classifier):
+    model, _ = classifier
+    g1, g2 = mlp_generator(), mlp_generator()
+    state = torch.get_rng_state()
+    a = score_generator(g1, model, n_samples=250, batch_size=64, seed=3)
+    b = score_generator(g2, model, n_samples=250, batch_size=64, seed=3)
+    # The noise comes from a private torch.Generator: the global RNG is left alone.
+    assert torch.equal(state, torch.get_rng_state())
+    c = score_generator(g1, model, n_samples=250, batch_size=64, seed=4)
+    assert (a.score, a.class_histogram) == (b.score, b.class_histogram)
+    assert a.score != c.score
+    assert sum(a.class_histogram) == 250 == a.n_samples  # 250 is not a multiple of 64
+
+
+def test_classify_log_probs(classifier, data):
+    model, _ = classifier
+    x = data.test_images[:100]                                   # (100, 1, 32, 32)
+    lp = classify_log_probs(model, x, batch_size=32)
+    assert lp.shape == (100, 10) and lp.dtype == torch.float32
+    torch.testing.assert_close(torch.logsumexp(lp, 1), torch.zeros(100), atol=1e-5, rtol=0)
+    torch.testing.assert_close(classify_log_probs(model, x.flatten(1), batch_size=100), lp,
+                               atol=1e-5, rtol=0)
+
+
+def test_bad_generator_output_is_refused(classifier):
+    model, _ = classifier
+    with pytest.raises(ValueError, match="NaN"):
+        score_generator(lambda z: torch.full((z.shape[0], 1024), float("nan")), model, n_samples=10)
+    with pytest.raises(ValueError, match="shape"):
+        score_generator(lambda z: torch.zeros(z.shape[0], 784), model, n_samples=10)
+    with pytest.raises(ValueError, match="n_samples"):
+        score_generator(mlp_generator(), model, n_samples=1)
