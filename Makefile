@@ -1,6 +1,7 @@
 # The front door. Every target is one line that calls the CLI; `make setup` runs first.
 SWEEP ?= sweep.yaml
 RESULTS ?=
+ADDRESS ?=
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -29,7 +30,7 @@ classifier: setup
 	$(BIN)/sweep classifier $(ARGS)
 
 grid: setup
-	$(BIN)/sweep grid $(ARGS)
+	$(BIN)/sweep grid $(ARGS) $(if $(ADDRESS),--address $(ADDRESS),)
 
 collect: setup
 	$(BIN)/sweep collect $(ARGS)

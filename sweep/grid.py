@@ -6,6 +6,7 @@ trials.parquet. Running the same command again continues the experiment; see led
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -88,7 +89,8 @@ def _error_message(trial: Any) -> str:
 def _prepare(cfg: SweepConfig, exp: Path, ledger: Ledger, args: Any) -> list[dict[str, Any]]:
     trials = cfg.trials()
     keys = [trial_key(t) for t in trials]
-    optuna_families = [f"optuna:{f.name}:{f.trials}:{json.dumps(f.axes, default=str)}"
+    # An Optuna family is identified by its space, not its budget: raising `trials` continues it.
+    optuna_families = [f"optuna:{f.name}:{json.dumps(f.axes, default=str)}"
                        for f in cfg.families if f.search == "optuna"]
     ledger.check_sweep(cfg.name, cfg.path, keys + optuna_families, extend=args.extend)
     shutil.copyfile(cfg.path, exp / "sweep.yaml")
@@ -188,6 +190,11 @@ def _estimate(cfg: SweepConfig, ledger: Ledger, pending: list[dict], images, slo
     return estimate.Estimate(prior, slots, len(prior))
 
 
+def _trial_name(trial: Any) -> str:
+    settings = trial_of(trial.config)
+    return f"{settings.get('family', 'trial')}-{trial_key(settings)}-{trial.trial_id}"
+
+
 def _fit(cfg: SweepConfig, trainable: Any, space: dict, root: str, callback: LedgerCallback,
          searcher: Any, label: str, max_concurrent: int | None, num_samples: int = 1) -> None:
     run_name = f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -196,13 +203,16 @@ def _fit(cfg: SweepConfig, trainable: Any, space: dict, root: str, callback: Led
         param_space=space,
         tune_config=tune.TuneConfig(reuse_actors=True, search_alg=searcher,
                                     num_samples=num_samples,
-                                    max_concurrent_trials=max_concurrent),
+                                    max_concurrent_trials=max_concurrent,
+                                    trial_name_creator=_trial_name,
+                                    trial_dirname_creator=_trial_name),
         run_config=tune.RunConfig(
             name=run_name, storage_path=storage.ray_storage_path(root), callbacks=[callback],
             verbose=0, log_to_file=True,
             failure_config=tune.FailureConfig(max_failures=cfg.resources.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
     )
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     tuner.fit()
 
 
