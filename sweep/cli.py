@@ -120,11 +120,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors that explain themselves: printed as one paragraph, never as a traceback. Looked up
+# only in modules already imported, so `sweep plan` stays free of torch and Ray.
+USER_ERRORS = {"models.data": "DataError", "evaluator.classifier": "ClassifierError",
+               "sweep.ledger": "LedgerError", "sweep.cluster": "ClusterError",
+               "sweep.experiment": "FiguresError"}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    found = [getattr(sys.modules[m], name) for m, name in USER_ERRORS.items() if m in sys.modules]
+    return (ConfigError, UsageError, *found)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, UsageError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

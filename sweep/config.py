@@ -17,6 +17,9 @@ from typing import Any, Callable
 
 import yaml
 
+from sweep.checks import (Invalid, auto_or, boolean, integer, list_of, number, one_of,
+                          optional, string)
+
 TABLE1_AXES = ("nLayerG", "nLayerD", "sizeG", "sizeD", "dropoutD", "optimD", "optimG", "lr")
 MODELS = ("gan", "ebgan")
 OPTIMIZERS = ("adam", "sgd")
@@ -30,62 +33,15 @@ class ConfigError(ValueError):
     """A sweep file that cannot run; the message names file, key path and value."""
 
 
-# --- value checks: each returns the normalised value or raises _Bad(problem) --------------
-class _Bad(Exception):
-    pass
-
-
-def _int(lo: int | None = None) -> Callable[[Any], int]:
-    def check(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise _Bad("must be an integer")
-        if lo is not None and v < lo:
-            raise _Bad(f"must be an integer >= {lo}")
-        return v
-    return check
-
-
-def _float(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-            hi_open: bool = True) -> Callable[[Any], float]:
-    def check(v: Any) -> float:
-        if isinstance(v, str):  # YAML 1.1 reads 1e-3 as a string
-            try:
-                v = float(v)
-            except ValueError:
-                raise _Bad("must be a number") from None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise _Bad("must be a finite number")
-        if lo is not None and (v < lo or (lo_open and v == lo)):
-            raise _Bad(f"must be {'>' if lo_open else '>='} {lo}")
-        if hi is not None and (v > hi or (hi_open and v == hi)):
-            raise _Bad(f"must be {'<' if hi_open else '<='} {hi}")
-        return float(v)
-    return check
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise _Bad("must be true or false")
-    return v
-
-
-def _one_of(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
-        if v not in options:
-            raise _Bad(f"must be one of {', '.join(options)}")
-        return v
-    return check
-
-
 # Every setting a trial can carry, with its check. Table 1's eight axes, then the defaults.
 TRIAL_KEYS: dict[str, Callable[[Any], Any]] = {
-    "nLayerG": _int(2), "nLayerD": _int(2), "sizeG": _int(1), "sizeD": _int(1),
-    "dropoutD": _bool, "optimD": _one_of(OPTIMIZERS), "optimG": _one_of(OPTIMIZERS),
-    "lr": _float(0.0, lo_open=True, hi_open=False),
-    "margin": _float(0.0, lo_open=True, hi_open=False), "pt_weight": _float(0.0, hi_open=False),
-    "z_dim": _int(1), "dropout": _float(0.0, 1.0), "beta1": _float(0.0, 1.0),
-    "beta2": _float(0.0, 1.0),
-    "inject_error": _bool,  # test-only: the trial raises, to exercise retries and `error`
+    "nLayerG": integer(2), "nLayerD": integer(2), "sizeG": integer(1), "sizeD": integer(1),
+    "dropoutD": boolean, "optimD": one_of(OPTIMIZERS), "optimG": one_of(OPTIMIZERS),
+    "lr": number(0.0, lo_open=True, hi_open=False),
+    "margin": number(0.0, lo_open=True, hi_open=False), "pt_weight": number(0.0, hi_open=False),
+    "z_dim": integer(1), "dropout": number(0.0, 1.0), "beta1": number(0.0, 1.0),
+    "beta2": number(0.0, 1.0),
+    "inject_error": boolean,  # test-only: the trial raises, to exercise retries and `error`
 }
 
 
@@ -189,33 +145,10 @@ class _Loader:
     def check(self, key: str, value: Any, check: Callable) -> Any:
         try:
             return check(value)
-        except _Bad as bad:
+        except Invalid as bad:
             raise self.fail(key, value, str(bad)) from None
 
 
-def _optional(check: Callable) -> Callable:
-    return lambda v: None if v is None else check(v)
-
-
-def _auto_or(check: Callable) -> Callable:
-    return lambda v: v if v == "auto" else check(v)
-
-
-def _string(v: Any) -> str:
-    if not isinstance(v, str) or not v:
-        raise _Bad("must be a non-empty string")
-    return v
-
-
-def _list_of(check: Callable) -> Callable:
-    def run(v: Any) -> tuple:
-        if not isinstance(v, list) or not v:
-            raise _Bad("must be a non-empty list")
-        out = tuple(check(x) for x in v)
-        if len(set(out)) != len(out):
-            raise _Bad("holds a duplicate value")
-        return out
-    return run
 
 
 def load_config(path: str | Path) -> SweepConfig:
@@ -252,22 +185,23 @@ def parse_config(raw: Any, path: str = "<sweep>") -> SweepConfig:
     for key in ("name", "families"):
         if key not in raw:
             raise ld.fail(key, None, "is required")
-    name = ld.check("name", raw["name"], _string)
+    name = ld.check("name", raw["name"], string)
     if not NAME_PATTERN.match(name):
         raise ld.fail("name", name, "must be letters, digits, '_', '.' or '-' (it names a folder)")
-    seeds = ld.check("seeds", raw.get("seeds", [0]), _list_of(_int(0)))
+    seeds = ld.check("seeds", raw.get("seeds", [0]), list_of(integer(0)))
     data = ld.section(raw, "data", DataConfig,
-                      {"source": _one_of(DATA_SOURCES), "root": _optional(_string)})
+                      {"source": one_of(DATA_SOURCES), "root": optional(string)})
     budget = ld.section(raw, "budget", Budget,
-                        {"epochs": _int(1), "iterations": _optional(_int(1)), "batch_size": _int(2)})
+                        {"epochs": integer(1), "iterations": optional(integer(1)),
+                         "batch_size": integer(2)})
     defaults = ld.section(raw, "defaults", Defaults,
                           {k: TRIAL_KEYS[k] for k in Defaults.__dataclass_fields__})
-    score = ld.section(raw, "score", ScoreConfig, {"samples": _int(2), "classifier": _string})
+    score = ld.section(raw, "score", ScoreConfig, {"samples": integer(2), "classifier": string})
     resources = ld.section(raw, "resources", Resources, {
-        "cpu": _auto_or(_float(0.0, lo_open=True, hi_open=False)),
-        "gpu": _auto_or(_float(0.0, hi_open=False)),
-        "max_concurrent_trials": _optional(_int(1)), "max_failures": _int(0)})
-    storage = ld.check("storage", raw.get("storage"), _optional(_string))
+        "cpu": auto_or(number(0.0, lo_open=True, hi_open=False)),
+        "gpu": auto_or(number(0.0, hi_open=False)),
+        "max_concurrent_trials": optional(integer(1)), "max_failures": integer(0)})
+    storage = ld.check("storage", raw.get("storage"), optional(string))
     fams = raw["families"]
     if not isinstance(fams, dict) or not fams:
         raise ld.fail("families", fams, "must be a non-empty mapping of family name -> family")
@@ -291,9 +225,9 @@ def _parse_family(ld: _Loader, name: str, raw: Any) -> Family:
                           f"unknown key; expected one of {', '.join(FAMILY_KEYS)}")
     if "model" not in raw:
         raise ld.fail(f"{where}.model", None, f"is required ({' or '.join(MODELS)})")
-    model = ld.check(f"{where}.model", raw["model"], _one_of(MODELS))
-    search = ld.check(f"{where}.search", raw.get("search", "grid"), _one_of(SEARCHES))
-    trials = ld.check(f"{where}.trials", raw.get("trials"), _optional(_int(1)))
+    model = ld.check(f"{where}.model", raw["model"], one_of(MODELS))
+    search = ld.check(f"{where}.search", raw.get("search", "grid"), one_of(SEARCHES))
+    trials = ld.check(f"{where}.trials", raw.get("trials"), optional(integer(1)))
     if search == "optuna" and trials is None:
         raise ld.fail(f"{where}.trials", None, "is required with search: optuna")
     if search == "grid" and trials is not None:
@@ -311,7 +245,7 @@ def _parse_family(ld: _Loader, name: str, raw: Any) -> Family:
                 raise ld.fail(key, values, "a distribution needs search: optuna (a grid takes a list)")
             axes[axis] = _parse_distribution(ld, key, values, TRIAL_KEYS[axis])
         else:
-            axes[axis] = ld.check(key, values, _list_of(TRIAL_KEYS[axis]))
+            axes[axis] = ld.check(key, values, list_of(TRIAL_KEYS[axis]))
     missing = [a for a in TABLE1_AXES if a not in axes]
     if missing:
         raise ld.fail(f"{where}.axes", sorted(axes), f"is missing the Table 1 axes {', '.join(missing)}")
@@ -323,7 +257,7 @@ def _parse_distribution(ld: _Loader, key: str, raw: dict, check: Callable) -> di
         raise ld.fail(key, raw, f"a distribution is one of {', '.join(DISTRIBUTIONS)}: [args]")
     kind, args = next(iter(raw.items()))
     if kind == "choice":
-        return {"choice": ld.check(f"{key}.choice", args, _list_of(check))}
+        return {"choice": ld.check(f"{key}.choice", args, list_of(check))}
     if not isinstance(args, list) or len(args) != 2:
         raise ld.fail(f"{key}.{kind}", args, "must be [low, high]")
     lo, hi = (ld.check(f"{key}.{kind}", a, check) for a in args)

@@ -36,10 +36,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from sweep.summary import (
-    Experiment, FiguresError, Group, Panel, best_trials, fig2_panels, fig3_panels,
-    fig3_settings, load_experiment, summarize, write_summary,
-)
+from sweep.experiment import Experiment, FiguresError, load_experiment
+from sweep.panels import Group, Panel, best_trials, fig2_panels, fig3_panels, fig3_settings
+from sweep.summary import summarize, write_summary
 
 __all__ = ["draw_histograms", "FiguresError", "COLORS", "fig2", "fig3", "fig4", "read_samples"]
 

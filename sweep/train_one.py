@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from sweep.config import (TRIAL_KEYS, ConfigError, SweepConfig, _Bad, base_trial, load_config,
-                          trial_key)
+from sweep.checks import Invalid
+from sweep.config import TRIAL_KEYS, ConfigError, SweepConfig, base_trial, load_config, trial_key
 
 
 def resolve_trial(cfg: SweepConfig, family_name: str, settings: list[str],
@@ -37,7 +37,7 @@ def resolve_trial(cfg: SweepConfig, family_name: str, settings: list[str],
         value = yaml.safe_load(raw)
         try:
             overrides[key] = value if key == "seed" else TRIAL_KEYS[key](value)
-        except _Bad as bad:
+        except Invalid as bad:
             raise ConfigError(f"--set: {key}: {bad} (got {raw!r}).") from None
     for axis, spec in family.axes.items():
         if axis in overrides:

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from sweep.figures import (
     FiguresError, config_lines, draw_histograms, fig2, fig3, fig4, read_samples, shared_bins,
 )
-from sweep.summary import load_experiment
+from sweep.experiment import load_experiment
 
 try:  # the synthetic table is shared with the summary tests
     from test_summary import fail_some, make_trials, write_experiment

@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweep.summary import (
-    FiguresError, compare, fig2_panels, fig3_panels, load_experiment, planned, render_markdown,
-    summarize,
-)
+from sweep.experiment import FiguresError, load_experiment, planned
+from sweep.panels import fig2_panels, fig3_panels
+from sweep.summary import compare, render_markdown, summarize
 
 N_RESAMPLES = 1000  # enough for a CI on a 10-sigma shift, and fast
 FAST = 200          # where the interval itself is not under test
