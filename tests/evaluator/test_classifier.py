@@ -6,8 +6,8 @@ import shutil
 import pytest
 import torch
 
-from evaluator.classifier import (MANIFEST_FILE, WEIGHTS_FILE, ClassifierError, load_classifier,
-                                  train_classifier)
+from evaluator.classifier import (MANIFEST_FILE, WEIGHTS_FILE, ClassifierError, default_epochs,
+                                  load_classifier, train_classifier)
 from evaluator.sampling import classify_log_probs
 from evaluator.score import modified_inception_score
 from models.data import MnistData, load_mnist
@@ -80,6 +80,11 @@ def test_same_seed_same_weights_flat_or_not(trained, small, tmp_path):
                      small.test_images.flatten(1), small.test_labels, small.source)
     m = train_classifier(flat, tmp_path, epochs=1, seed=0, device="cpu", log=lambda s: None)
     assert m["weights_sha256"] == trained[1]["weights_sha256"]
+
+
+def test_default_epochs():
+    # Full MNIST: 3 passes; the 4,000-digit subset: 15 passes, the same 60,000 examples seen.
+    assert default_epochs(60_000) == 3 and default_epochs(4_000) == 15 and default_epochs(10) == 20
 
 
 def test_flipped_byte_is_refused(copy_of):

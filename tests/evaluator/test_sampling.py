@@ -3,7 +3,6 @@ import pytest
 import torch
 from torch import nn
 
-from evaluator.classifier import load_classifier, train_classifier
 from evaluator.sampling import GeneratorScore, classify_log_probs, score_generator
 from models.data import MnistData, load_mnist
 
@@ -13,14 +12,28 @@ def data() -> MnistData:
     return load_mnist("mnist-5k")
 
 
+class NearestMean(nn.Module):
+    """A stand-in classifier, built instantly: logits = -|x - mean of class c|^2 / T.
+
+    About 80% accurate on MNIST, which is all these tests need; the trained ConvNet is
+    exercised in test_classifier.py.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, temperature: float = 10.0) -> None:
+        super().__init__()
+        flat = images.reshape(-1, 1024)
+        means = torch.stack([flat[labels == c].mean(0) for c in range(10)])  # (10, 1024)
+        self.register_buffer("means", means)
+        self.temperature = temperature
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d2 = torch.cdist(x.reshape(-1, 1024), self.means) ** 2   # (B, 10)
+        return -d2 / self.temperature                            # (B, 10)
+
+
 @pytest.fixture(scope="module")
-def classifier(data, tmp_path_factory):
-    # A quick classifier (1,000 digits, 2 epochs): accurate enough to tell digits apart.
-    small = MnistData(data.train_images[:1000], data.train_labels[:1000],
-                      data.test_images[:200], data.test_labels[:200], data.source)
-    out = tmp_path_factory.mktemp("classifier")
-    train_classifier(small, out, epochs=2, seed=0, device="cpu", log=lambda s: None)
-    return load_classifier(out)
+def classifier(data):
+    return NearestMean(data.train_images, data.train_labels), {"weights_sha256": "ab" * 32}
 
 
 class ConstantGenerator(nn.Module):
@@ -95,8 +108,9 @@ def test_classify_log_probs(classifier, data):
     lp = classify_log_probs(model, x, batch_size=32)
     assert lp.shape == (100, 10) and lp.dtype == torch.float32
     torch.testing.assert_close(torch.logsumexp(lp, 1), torch.zeros(100), atol=1e-5, rtol=0)
+    # Flat or not, any batch size: the same values up to float32 rounding.
     torch.testing.assert_close(classify_log_probs(model, x.flatten(1), batch_size=100), lp,
-                               atol=1e-5, rtol=0)
+                               atol=1e-4, rtol=1e-5)
 
 
 def test_bad_generator_output_is_refused(classifier):
