@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable
+from typing import Callable
 
 from sweep.config import ConfigError, load_config, plan
 
@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="set the old experiment aside (renamed, not deleted) and start again")
     mode.add_argument("--extend", action="store_true",
                       help="add the sweep file's new configurations to the experiment")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="run again the trials recorded as error (e.g. after a lost node)")
     p.set_defaults(func=_lazy("sweep.grid", "main_grid"))
 
     p = sub.add_parser("collect", help="rebuild trials.parquet/csv from the ledger")

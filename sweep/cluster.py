@@ -30,16 +30,23 @@ class Connection:
     dashboard_url: str | None
 
 
-def connect(address: str | None = None, *, dashboard_host: str = "127.0.0.1") -> Connection:
-    """Join ``address`` (or ``RAY_ADDRESS``) if given, else start a local instance."""
+def connect(address: str | None = None, *, dashboard_host: str = "127.0.0.1",
+            env: dict[str, str] | None = None) -> Connection:
+    """Join ``address`` (or ``RAY_ADDRESS``) if given, else start a local instance.
+
+    ``env``: variables the trials need on every node (the storage's AWS settings), passed
+    through the job's runtime_env; a local instance inherits them anyway.
+    """
     import ray
 
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address:
-        ctx = ray.init(address=address, log_to_driver=False)
+        ctx = ray.init(address=address, log_to_driver=False,
+                       runtime_env={"env_vars": dict(env)} if env else None)
         started = False
     else:
-        ctx = ray.init(include_dashboard=True, dashboard_host=dashboard_host,
+        # address="local": a new instance, never one that `ray start` left running here.
+        ctx = ray.init(address="local", include_dashboard=True, dashboard_host=dashboard_host,
                        log_to_driver=False)
         started = True
     url = ctx.dashboard_url or None
@@ -75,6 +82,12 @@ def dashboard_lines(conn: Connection) -> list[str]:
 def alive_nodes() -> list[dict[str, float]]:
     import ray
     return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+
+
+def node_hosts() -> set[str]:
+    """The distinct addresses of the alive nodes (more than one: several machines)."""
+    import ray
+    return {n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")}
 
 
 def per_trial(res: Resources, nodes: list[dict[str, float]]) -> dict[str, float]:

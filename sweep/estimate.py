@@ -16,7 +16,8 @@ from models.nets import build_networks
 from models.train import planned_iterations, train
 
 TIMING_ITERATIONS = 6
-SCORE_SECONDS_PER_10K = 3.0  # CPU figure; the classifier is small next to training
+SCORE_SECONDS_PER_10K = 6.0  # CPU figure (make bench); small next to training
+TRIAL_OVERHEAD_S = 0.7       # Ray Tune + driver per trial, measured by `make bench`
 
 
 def parameter_count(trial: dict[str, Any]) -> int:
@@ -24,27 +25,33 @@ def parameter_count(trial: dict[str, Any]) -> int:
     return sum(p.numel() for p in g.parameters()) + sum(p.numel() for p in d.parameters())
 
 
-def _ms_per_iteration(trial: dict[str, Any], images: torch.Tensor) -> float:
-    record = train(trial, images[: max(256, trial["batch_size"] * 2)],
-                   iterations=TIMING_ITERATIONS, device="cpu").record
+def _ms_per_iteration(trial: dict[str, Any], images: torch.Tensor, threads: int) -> float:
+    """Timed with the thread count a trial gets, so the figure matches the trials'."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        record = train(trial, images[: max(256, trial["batch_size"] * 2)],
+                       iterations=TIMING_ITERATIONS, device="cpu").record
+    finally:
+        torch.set_num_threads(before)
     return record.ms_per_iteration
 
 
 def per_trial_seconds(trials: list[dict[str, Any]], images: torch.Tensor,
-                      score_samples: int) -> dict[str, float]:
+                      score_samples: int, threads: int = 1) -> dict[str, float]:
     """Estimated seconds per trial (keyed by index) from two timed configurations."""
     if not trials:
         return {}
     sizes = [parameter_count(t) for t in trials]
     lo, hi = min(range(len(trials)), key=sizes.__getitem__), max(range(len(trials)), key=sizes.__getitem__)
-    t_lo = _ms_per_iteration(trials[lo], images)
-    t_hi = _ms_per_iteration(trials[hi], images) if hi != lo else t_lo
+    t_lo = _ms_per_iteration(trials[lo], images, threads)
+    t_hi = _ms_per_iteration(trials[hi], images, threads) if hi != lo else t_lo
     span = max(1, sizes[hi] - sizes[lo])
     score_s = SCORE_SECONDS_PER_10K * score_samples / 10_000
     out = {}
     for i, t in enumerate(trials):
         ms = t_lo + (t_hi - t_lo) * (sizes[i] - sizes[lo]) / span
-        out[str(i)] = ms / 1000 * planned_iterations(t, len(images)) + score_s
+        out[str(i)] = ms / 1000 * planned_iterations(t, len(images)) + score_s + TRIAL_OVERHEAD_S
     return out
 
 

@@ -23,6 +23,8 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 from ray import tune  # noqa: E402
 
+from evaluator.classifier import ClassifierError  # noqa: E402
+from models.data import DataError  # noqa: E402
 from sweep import cluster, estimate, search, storage  # noqa: E402
 from sweep.classifier_setup import ensure_classifier  # noqa: E402
 from sweep.config import SweepConfig, experiment_dir, load_config, plan, trial_key  # noqa: E402
@@ -40,10 +42,12 @@ class LedgerCallback(tune.Callback):
     """Driver side: write each finished trial to the ledger at once; print one line."""
 
     def __init__(self, ledger: Ledger, total: int, done_before: int, est: estimate.Estimate,
-                 log=print) -> None:
+                 log=print, mirror_to: str | None = None) -> None:
         self.ledger, self.total, self.est, self.log = ledger, total, est, log
         self.done = done_before
         self.counts = {"ok": 0, "diverged": 0, "error": 0}
+        self.mirror_to = mirror_to  # storage root that gets a copy of each entry, if any
+        self.mirror_failed = False
 
     def _finish(self, trial: Any, entry: dict[str, Any], trials: list) -> None:
         settings = trial_of(trial.config)
@@ -51,11 +55,12 @@ class LedgerCallback(tune.Callback):
         entry = {**settings, "trial_key": key, "trial_id": trial.trial_id,
                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **entry}
         self.ledger.write(key, entry)
+        self._mirror(key)
         self.done += 1
         self.counts[entry["status"]] = self.counts.get(entry["status"], 0) + 1
         if isinstance(entry.get("wall_time_s"), (int, float)):
             self.est.finished_seconds.append(entry["wall_time_s"])
-        running = sum(1 for t in trials if t.status == "RUNNING")
+        running = sum(1 for t in trials if t.status == "RUNNING" and t is not trial)
         remaining = self.total - self.done
         elapsed = time.monotonic() - self.est.started
         self.log(f"[grid] {self.done:,}/{self.total:,} done ({self.counts['ok']} ok, "
@@ -63,6 +68,19 @@ class LedgerCallback(tune.Callback):
                  f"{running} running, elapsed {estimate.format_duration(elapsed)}, "
                  f"ETA {estimate.format_duration(self.est.remaining_seconds(remaining))}",
                  flush=True)
+
+    def _mirror(self, key: str) -> None:
+        """Copy the new ledger entry to the storage; a failure never stops the grid (the
+        local ledger is what resumes; the end of the grid and `sweep collect` copy again)."""
+        if not self.mirror_to:
+            return
+        try:
+            storage.mirror_ledger_entry(self.mirror_to, self.ledger.dir / f"{key}.json")
+        except Exception as exc:  # an unreachable bucket must not cost the trials
+            if not self.mirror_failed:
+                self.log(f"[storage] warning: could not copy the ledger to {self.mirror_to}: "
+                         f"{type(exc).__name__}: {exc}; will retry at the end", flush=True)
+            self.mirror_failed = True
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         result = trial.last_result or {}
@@ -86,20 +104,31 @@ def _error_message(trial: Any) -> str:
         return str(getattr(trial, "error_msg", None) or "unknown error")[:500]
 
 
-def _prepare(cfg: SweepConfig, exp: Path, ledger: Ledger, args: Any) -> list[dict[str, Any]]:
+def _prepare(cfg: SweepConfig, exp: Path, ledger: Ledger, args: Any
+             ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Refuse a different sweep; (the grid trials, the ids that make up the sweep)."""
     trials = cfg.trials()
     keys = [trial_key(t) for t in trials]
     # An Optuna family is identified by its space, not its budget: raising `trials` continues it.
     optuna_families = [f"optuna:{f.name}:{json.dumps(f.axes, default=str)}"
                        for f in cfg.families if f.search == "optuna"]
-    ledger.check_sweep(cfg.name, cfg.path, keys + optuna_families, extend=args.extend)
+    ledger.check_sweep(cfg.name, cfg.path, keys + optuna_families, extend=args.extend,
+                       record=False)
+    return trials, keys + optuna_families
+
+
+def _record(cfg: SweepConfig, exp: Path, ledger: Ledger, ids: list[str]) -> None:
+    """Every check passed: this sweep is now the experiment's. A run refused earlier
+    (classifier, data, resources) leaves experiment.json, sweep.yaml and plan.json as
+    they were; otherwise a refused --extend would lock the old sweep file out."""
+    ledger.record_sweep(cfg.name, cfg.path, ids)
     shutil.copyfile(cfg.path, exp / "sweep.yaml")
     atomic_write_text(exp / "plan.json", json.dumps(plan(cfg), indent=2))
-    return trials
 
 
 def _check_comparable(ledger: Ledger, data_source: str, sha: str) -> None:
     """Never mix scores from different data or classifiers in one experiment."""
+    # Every entry and both fields: returning after the first match skipped the classifier.
     for entry in ledger.entries().values():
         for field, now in (("data_source", data_source), ("classifier_sha256", sha)):
             then = entry.get(field)
@@ -108,8 +137,6 @@ def _check_comparable(ledger: Ledger, data_source: str, sha: str) -> None:
                     f"{ledger.exp_dir}: earlier trials used {field} {then}, this run would use "
                     f"{now}; their scores would not be comparable. Restore the earlier setting, "
                     "or start a new experiment with --fresh or --results DIR.")
-            if then:
-                return
 
 
 def run_grid(args: Any, log=print) -> int:
@@ -117,31 +144,46 @@ def run_grid(args: Any, log=print) -> int:
     exp = experiment_dir(cfg, args.results)
     ledger = Ledger(exp)
     if args.fresh:
-        ledger.lock()
-        ledger.unlock()
-        moved = ledger.set_aside()
+        ledger.lock()  # held while renaming: no other driver may start in between
+        try:
+            moved = ledger.set_aside()
+        finally:
+            ledger.unlock()
         if moved:
             log(f"--fresh: the earlier experiment was moved to {moved}")
     ledger.lock()
     conn = None
     try:
-        trials = _prepare(cfg, exp, ledger, args)
+        trials, sweep_ids = _prepare(cfg, exp, ledger, args)
         from models.data import load_mnist
         data = load_mnist(cfg.data.source, cfg.data.root, flatten=True)
         classifier_state, manifest = ensure_classifier(cfg, data, log=log)
-        atomic_write_text(exp / "classifier.json", json.dumps(manifest, indent=2))
         _check_comparable(ledger, data.source, manifest["weights_sha256"])
+        atomic_write_text(exp / "classifier.json", json.dumps(manifest, indent=2))
         done = ledger.done_keys()
+        if getattr(args, "retry_errors", False):
+            done -= {k for k, e in ledger.entries().items() if e.get("status") == "error"}
         pending = [t for t in trials if trial_key(t) not in done]
-        root = storage.resolve(getattr(args, "storage", None) or cfg.storage, exp)
+        given = getattr(args, "storage", None) or cfg.storage
+        root = storage.resolve(given, exp)
+        storage.record_root(exp, root)
+        mirror_to = root if storage.is_elsewhere(root, exp) else None
 
-        conn = cluster.connect(args.address)
+        conn = cluster.connect(args.address, env=storage.worker_env(root))
         for line in cluster.dashboard_lines(conn):
             log(line)
         nodes = cluster.alive_nodes()
+        log(f"[storage] trial files: {storage.join(root, 'trials')}"
+            + ("; ledger and table also copied there" if mirror_to else ""))
+        if given is None and len(cluster.node_hosts()) > 1:
+            log(f"[storage] warning: this cluster spans several machines but trial files go to "
+                f"{root} on the disk of whichever node runs the trial; set `storage:` in the "
+                "sweep file (or --storage) to an NFS path or an s3:// URI")
         request = cluster.per_trial(cfg.resources, nodes)
         slots = cluster.concurrent_slots(request, nodes, cfg.resources.max_concurrent_trials)
-        est = _estimate(cfg, ledger, pending, data.train_images, slots, log)
+        _record(cfg, exp, ledger, sweep_ids)
+        est = _estimate(cfg, ledger, pending, data.train_images, slots,
+                        max(1, int(request["cpu"])))
         total = sum(cfg.counts().values())
         log(f"[plan] {cfg.name}: {total:,} trials ({', '.join(f'{k} {v:,}' for k, v in cfg.counts().items())}); "
             f"{len(done):,} already finished, {len(pending):,} grid trials to run")
@@ -158,13 +200,15 @@ def run_grid(args: Any, log=print) -> int:
                           manifest["convnet"], manifest["weights_sha256"], root,
                           cfg.score.samples, request["cpu"])
         trainable = with_payload(payload, request)
-        callback = LedgerCallback(ledger, total, len(done), est, log=log)
+        callback = LedgerCallback(ledger, total, len(done), est, log=log, mirror_to=mirror_to)
         if pending:
             _fit(cfg, trainable, search.grid_space(pending), root, callback, None,
                  "grid", cfg.resources.max_concurrent_trials)
         for fam in (f for f in cfg.families if f.search == "optuna"):
             _run_optuna(cfg, fam, ledger, trainable, root, callback, log)
-        df = collect(exp)
+        df = collect(exp, mirror=False)
+        if mirror_to:
+            _mirror_experiment(exp, mirror_to, log)
         counts = df["status"].value_counts().to_dict() if len(df) else {}
         log(f"[grid] finished: {len(df):,} of {total:,} trials in {exp / 'trials.parquet'} "
             f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
@@ -176,14 +220,23 @@ def run_grid(args: Any, log=print) -> int:
             ray.shutdown()
 
 
+def _mirror_experiment(exp: Path, root: str, log) -> None:
+    try:
+        storage.mirror_experiment(exp, root)
+        log(f"[storage] ledger and trials.parquet/csv copied to {root}")
+    except Exception as exc:  # the local ledger and table are complete; say how to retry
+        log(f"[storage] warning: could not copy the ledger and table to {root}: "
+            f"{type(exc).__name__}: {exc}; `sweep collect` copies them again")
+
+
 def _estimate(cfg: SweepConfig, ledger: Ledger, pending: list[dict], images, slots: int,
-              log) -> estimate.Estimate:
+              threads: int) -> estimate.Estimate:
     mean = estimate.from_history(list(ledger.entries().values()))
     n_optuna = sum(f.trials * len(cfg.seeds) for f in cfg.families if f.search == "optuna")
     if mean is not None:
         prior = [mean] * (len(pending) + n_optuna)
     else:
-        per = estimate.per_trial_seconds(pending, images, cfg.score.samples)
+        per = estimate.per_trial_seconds(pending, images, cfg.score.samples, threads)
         prior = list(per.values())
         if n_optuna and prior:
             prior += [sum(prior) / len(prior)] * n_optuna
@@ -198,6 +251,7 @@ def _trial_name(trial: Any) -> str:
 def _fit(cfg: SweepConfig, trainable: Any, space: dict, root: str, callback: LedgerCallback,
          searcher: Any, label: str, max_concurrent: int | None, num_samples: int = 1) -> None:
     run_name = f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    storage_path, storage_fs = storage.tune_storage(root)
     tuner = tune.Tuner(
         trainable,
         param_space=space,
@@ -207,7 +261,8 @@ def _fit(cfg: SweepConfig, trainable: Any, space: dict, root: str, callback: Led
                                     trial_name_creator=_trial_name,
                                     trial_dirname_creator=_trial_name),
         run_config=tune.RunConfig(
-            name=run_name, storage_path=storage.ray_storage_path(root), callbacks=[callback],
+            name=run_name, storage_path=storage_path, storage_filesystem=storage_fs,
+            callbacks=[callback],
             verbose=0, log_to_file=True,
             failure_config=tune.FailureConfig(max_failures=cfg.resources.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
@@ -234,6 +289,6 @@ def _run_optuna(cfg: SweepConfig, fam: Any, ledger: Ledger, trainable: Any, root
 def main_grid(args: Any) -> int:
     try:
         return run_grid(args)
-    except (LedgerError, cluster.ClusterError) as exc:
+    except (LedgerError, cluster.ClusterError, ClassifierError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,23 +18,17 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
+
+from sweep import atomic
 
 
 class LedgerError(RuntimeError):
     """The experiment directory cannot be used as asked (locked, or a different sweep)."""
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+atomic_write_text = atomic.write_text
 
 
 def trials_hash(keys: Iterable[str]) -> str:
@@ -72,8 +66,11 @@ class Ledger:
         except FileNotFoundError:
             return None
 
-    def check_sweep(self, name: str, source: str, keys: list[str], *, extend: bool) -> None:
-        """Refuse to mix two different sweeps in one directory; record this one."""
+    def check_sweep(self, name: str, source: str, keys: list[str], *, extend: bool,
+                    record: bool = True) -> None:
+        """Refuse to mix two different sweeps in one directory; record this one (unless
+        ``record`` is false: the caller records it with ``record_sweep`` once every other
+        check passed, so a refused run leaves the experiment as it was)."""
         meta, digest = self.metadata(), trials_hash(keys)
         if meta is not None and meta["trials_hash"] != digest:
             old = set(meta.get("trial_keys", []))
@@ -90,15 +87,26 @@ class Ledger:
                     f"--extend only adds configurations, but {len(removed)} trial(s) of the "
                     f"experiment in {self.exp_dir} are no longer in {source}; use --fresh or "
                     "another --results directory.")
+        if record:
+            self.record_sweep(name, source, keys)
+
+    def record_sweep(self, name: str, source: str, keys: list[str]) -> None:
         atomic_write_text(self.meta_path, json.dumps(
-            {"name": name, "source": source, "trials_hash": digest, "trial_keys": sorted(keys)}))
+            {"name": name, "source": source, "trials_hash": trials_hash(keys),
+             "trial_keys": sorted(keys)}))
 
     def set_aside(self) -> Path | None:
         """--fresh: move the old experiment out of the way (nothing is deleted)."""
-        if not self.exp_dir.exists() or not any(self.exp_dir.iterdir()):
+        # The lock file alone (left by lock()) is no experiment.
+        if not self.exp_dir.exists() or all(p.name == ".lock" for p in self.exp_dir.iterdir()):
             return None
         import time
-        target = self.exp_dir.with_name(f"{self.exp_dir.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        target = self.exp_dir.with_name(f"{self.exp_dir.name}.old-{stamp}")
+        n = 1
+        while target.exists():  # two --fresh runs in the same second
+            n += 1
+            target = self.exp_dir.with_name(f"{self.exp_dir.name}.old-{stamp}-{n}")
         self.exp_dir.rename(target)
         return target
 

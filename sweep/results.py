@@ -6,12 +6,12 @@ written atomically (temp file + rename) so a reader never sees half a table.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from sweep import storage
+from sweep.atomic import atomic_path
 from sweep.config import TRIAL_KEYS
 from sweep.ledger import Ledger
 
@@ -39,21 +39,21 @@ def table(exp_dir: Path) -> pd.DataFrame:
 
 
 def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
-def collect(exp_dir: Path) -> pd.DataFrame:
-    """Write ``trials.parquet`` and ``trials.csv`` from the ledger; return the table."""
+def collect(exp_dir: Path, mirror: bool = True) -> pd.DataFrame:
+    """Write ``trials.parquet`` and ``trials.csv`` from the ledger; return the table.
+
+    ``mirror``: when the experiment's trial files live elsewhere (``storage:``, recorded
+    by ``sweep grid``), copy the table and the ledger there as well.
+    """
     exp_dir = Path(exp_dir)
     exp_dir.mkdir(parents=True, exist_ok=True)
     df = table(exp_dir)
     _atomic(exp_dir / TABLE, lambda p: df.to_parquet(p, index=False))
     _atomic(exp_dir / CSV, lambda p: df.to_csv(p, index=False))
+    if mirror:
+        storage.mirror_experiment(exp_dir)
     return df

@@ -6,11 +6,13 @@ bucket; S3 endpoint and credentials come from the standard AWS environment varia
 """
 from __future__ import annotations
 
+import json
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow.fs as pafs
+
+from sweep import atomic
 
 
 def is_uri(location: str) -> bool:
@@ -50,14 +52,7 @@ def _from_uri(uri: str) -> tuple[pafs.FileSystem, str]:
 def write_bytes(location: str, payload: bytes) -> None:
     """Write a whole file; local files are replaced atomically (temp file + rename)."""
     if not is_uri(location):
-        path = Path(location)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic.write_bytes(Path(location), payload)
         return
     fs, path = filesystem(location)
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
@@ -88,3 +83,83 @@ def upload_dir(local: Path, location: str) -> None:
 def ray_storage_path(root: str) -> str:
     """Ray Tune's ``storage_path`` for an experiment stored at ``root``."""
     return join(root, "tune")
+
+
+def tune_storage(root: str) -> tuple[str, pafs.FileSystem | None]:
+    """(storage_path, storage_filesystem) for Ray Tune's RunConfig.
+
+    For a URI, Tune gets the same filesystem our own writes use (so AWS_ENDPOINT_URL holds
+    for it too, whatever pyarrow reads by itself); the filesystem pickles without
+    credentials, so each node resolves them from its own environment.
+    """
+    location = ray_storage_path(root)
+    if not is_uri(location):
+        return location, None
+    fs, path = filesystem(location)
+    return path, fs
+
+
+# --- the driver's records, copied beside the trial files ------------------------------
+# The ledger and the results table are written where the driver runs (they are what a
+# rerun resumes from); with storage elsewhere, a copy goes there too, so the bucket or
+# NFS folder alone holds the whole experiment.
+ROOT_FILE = "storage.json"   # in the experiment directory: where its trial files went
+MIRRORED = ("experiment.json", "plan.json", "classifier.json", "sweep.yaml",
+            "trials.parquet", "trials.csv")
+AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
+           "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION")
+
+
+def record_root(exp_dir: Path, root: str) -> None:
+    """Remember the experiment's storage root (``sweep collect`` mirrors to it later)."""
+    write_bytes(str(Path(exp_dir) / ROOT_FILE), json.dumps({"root": root}).encode())
+
+
+def recorded_root(exp_dir: Path) -> str | None:
+    try:
+        return json.loads((Path(exp_dir) / ROOT_FILE).read_text())["root"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def is_elsewhere(root: str | None, exp_dir: Path) -> bool:
+    """True when trial files live outside the experiment directory."""
+    return bool(root) and (is_uri(root) or Path(root).resolve() != Path(exp_dir).resolve())
+
+
+def mirror_ledger_entry(root: str, ledger_file: Path) -> None:
+    write_bytes(join(root, "ledger", ledger_file.name), ledger_file.read_bytes())
+
+
+def mirror_experiment(exp_dir: Path, root: str | None = None) -> int:
+    """Copy the table, the metadata and any ledger entry not there yet to ``root``
+    (default: the recorded root); returns the number of files copied (0: nothing to do)."""
+    exp_dir = Path(exp_dir)
+    root = root or recorded_root(exp_dir)
+    if not is_elsewhere(root, exp_dir):
+        return 0
+    copied = 0
+    for name in MIRRORED:
+        if (exp_dir / name).is_file():
+            write_bytes(join(root, name), (exp_dir / name).read_bytes())
+            copied += 1
+    there = set(list_names(join(root, "ledger")))
+    for entry in sorted((exp_dir / "ledger").glob("*.json")):
+        if entry.name not in there:
+            mirror_ledger_entry(root, entry)
+            copied += 1
+    return copied
+
+
+def list_names(location: str) -> list[str]:
+    """File names directly inside a folder (empty if it does not exist)."""
+    fs, path = filesystem(location)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return [i.base_name for i in infos if i.type == pafs.FileType.File]
+
+
+def worker_env(root: str) -> dict[str, str]:
+    """The AWS variables set here, for the nodes of a cluster to write to an S3 ``root``."""
+    if not is_uri(root):
+        return {}
+    return {k: os.environ[k] for k in AWS_ENV if os.environ.get(k)}

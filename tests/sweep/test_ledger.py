@@ -1,0 +1,80 @@
+"""The ledger (what resumes a grid), its lock, and the time estimate: no Ray needed."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sweep.estimate import Estimate, format_duration, from_history
+from sweep.ledger import Ledger, LedgerError
+
+
+def test_entries_round_trip_and_are_readable_by_others(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "exp")
+    ledger.write("k1", {"status": "ok", "score": 1.5})
+    ledger.write("k2", {"status": "error", "error": "boom"})
+    assert ledger.done_keys() == {"k1", "k2"}
+    assert ledger.entries()["k1"] == {"score": 1.5, "status": "ok"}
+    mode = stat.S_IMODE(os.stat(ledger.dir / "k1.json").st_mode)
+    assert mode & stat.S_IRGRP  # not mkstemp's owner-only 0600
+    assert not list(ledger.dir.glob(".*"))  # no temp files left behind
+
+
+def test_a_different_sweep_is_refused_and_extend_only_adds(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "exp")
+    ledger.check_sweep("s", "a.yaml", ["a", "b"], extend=False)
+    ledger.check_sweep("s", "a.yaml", ["b", "a"], extend=False)  # same set, any order
+    with pytest.raises(LedgerError, match="--extend"):
+        ledger.check_sweep("s", "b.yaml", ["a", "b", "c"], extend=False)
+    ledger.check_sweep("s", "b.yaml", ["a", "b", "c"], extend=True)
+    with pytest.raises(LedgerError, match="only adds"):
+        ledger.check_sweep("s", "c.yaml", ["a", "c", "d"], extend=True)  # drops b
+
+
+def test_the_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path: Path) -> None:
+    exp = tmp_path / "exp"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from sweep.ledger import Ledger; "
+         f"held = Ledger({str(exp)!r}); held.lock(); print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LedgerError, match=f"pid {holder.pid}"):
+            Ledger(exp).lock()
+    finally:
+        holder.kill()
+        holder.wait()
+    ledger = Ledger(exp)
+    ledger.lock()  # flock is released by the OS when its holder dies, even on SIGKILL
+    ledger.unlock()
+
+
+def test_fresh_sets_the_old_experiment_aside_without_deleting(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "exp")
+    ledger.write("k", {"status": "ok"})
+    moved = ledger.set_aside()
+    assert moved is not None and (moved / "ledger" / "k.json").is_file()
+    assert not (tmp_path / "exp").exists()
+
+
+@pytest.mark.parametrize("seconds, text", [(59, "0:00:59"), (3_661, "1:01:01"),
+                                           (90_061, "1d 01h01m"), (float("nan"), "?")])
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_estimate_divides_the_work_by_the_slots() -> None:
+    # 6 trials of 10 s on 2 slots: 30 s; 3 remaining of mean 10 s on 2 slots: 15 s.
+    est = Estimate([10.0] * 6, slots=2, pending=6)
+    assert est.total_seconds() == 30.0
+    assert est.remaining_seconds(3) == 15.0
+
+
+def test_history_needs_three_finished_trials() -> None:
+    assert from_history([{"wall_time_s": 1.0}, {"wall_time_s": 2.0}]) is None
+    assert from_history([{"wall_time_s": 1.0}, {"wall_time_s": 2.0}, {"wall_time_s": 6.0},
+                         {"status": "error"}]) == 3.0
