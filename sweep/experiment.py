@@ -31,6 +31,15 @@ HOW_TO_MAKE = ("run `make grid` (trains the sweep and writes the table) or `swee
 Filter = dict[str, Callable[[Any], bool]]  # axis -> does this value belong to the subset
 
 
+def classifier_sha(manifest: dict | None) -> str | None:
+    """The weights' SHA-256 of a classifier manifest (``weights_sha256``; ``sha256`` in
+    hand-written test manifests)."""
+    if not manifest:
+        return None
+    sha = manifest.get("weights_sha256") or manifest.get("sha256")
+    return str(sha) if sha else None
+
+
 class FiguresError(Exception):
     """The results cannot be drawn; the message says what is missing and what to run."""
 
@@ -112,8 +121,8 @@ def load_experiment(exp_dir: str | Path) -> Experiment:
         if len(shas) > 1:
             notes.append(f"the table mixes scores from {len(shas)} classifiers "
                          f"({', '.join(s[:12] for s in shas)}): scores are not comparable")
-        elif shas and clf is not None and clf.get("sha256") and clf["sha256"] != shas[0]:
-            notes.append(f"classifier.json (sha256 {str(clf['sha256'])[:12]}) is not the classifier "
+        elif shas and classifier_sha(clf) and classifier_sha(clf) != shas[0]:
+            notes.append(f"classifier.json (sha256 {classifier_sha(clf)[:12]}) is not the classifier "
                          f"that scored the trials ({shas[0][:12]}): the reference line may not match")
     if "data_source" in df.columns:
         sources = sorted(map(str, df["data_source"].dropna().unique()))

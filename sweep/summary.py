@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from sweep.experiment import Experiment, family_progress
+from sweep.experiment import Experiment, classifier_sha, family_progress
 from sweep.panels import Group, Panel, best_trials, fig2_panels, fig3_panels, plain
 
 CLAIM = "EBGAN scores are more concentrated at high I than GAN scores"
@@ -146,8 +146,8 @@ def summarize(exp: Experiment, *, n_resamples: int = 2000, seed: int = 0) -> dic
         "experiment": str(exp.path),
         "name": (exp.plan or {}).get("name"),
         "reference": None if ref is None else {
-            "real_data_score": ref, "half": ref / 2, "source": clf.get("source"),
-            "test_accuracy": clf.get("test_accuracy"), "sha256": clf.get("sha256")},
+            "real_data_score": ref, "half": ref / 2, "source": clf.get("data_source", clf.get("source")),
+            "test_accuracy": clf.get("test_accuracy"), "sha256": classifier_sha(clf)},
         "progress": family_progress(exp),
         "fig2": fig2,
         "fig3": fig3,
