@@ -143,19 +143,19 @@ def mirror_experiment(exp_dir: Path, root: str | None = None) -> int:
         if (exp_dir / name).is_file():
             write_bytes(join(root, name), (exp_dir / name).read_bytes())
             copied += 1
-    there = set(list_names(join(root, "ledger")))
+    there = file_sizes(join(root, "ledger"))
     for entry in sorted((exp_dir / "ledger").glob("*.json")):
-        if entry.name not in there:
+        if there.get(entry.name) != entry.stat().st_size:  # missing, or an older entry
             mirror_ledger_entry(root, entry)
             copied += 1
     return copied
 
 
-def list_names(location: str) -> list[str]:
-    """File names directly inside a folder (empty if it does not exist)."""
+def file_sizes(location: str) -> dict[str, int]:
+    """{name: size} of the files directly inside a folder (empty if it does not exist)."""
     fs, path = filesystem(location)
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-    return [i.base_name for i in infos if i.type == pafs.FileType.File]
+    return {i.base_name: i.size for i in infos if i.type == pafs.FileType.File}
 
 
 def worker_env(root: str) -> dict[str, str]:
