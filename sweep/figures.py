@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from sweep import storage
 from sweep.experiment import Experiment, FiguresError, load_experiment
 from sweep.panels import Group, Panel, best_trials, fig2_panels, fig3_panels, fig3_settings
 from sweep.summary import summarize, write_summary
@@ -198,16 +199,12 @@ def fig3(exp: Experiment, bins: np.ndarray) -> Figure:
 def read_samples(trial_dir: Any, exp_dir: Path) -> tuple[np.ndarray | None, str | None]:
     """A trial's samples.png as an array, or (None, why not). ``trial_dir`` is a local
     path (absolute, or relative to the experiment) or a URI such as s3://bucket/prefix,
-    read through pyarrow's filesystems (which take AWS_ENDPOINT_URL etc. from the
-    environment)."""
+    read through ``sweep.storage`` (AWS_ENDPOINT_URL etc. from the environment)."""
     if not isinstance(trial_dir, str) or not trial_dir:
         return None, "no trial directory recorded"
     try:
-        if "://" in trial_dir:
-            from pyarrow import fs as pafs
-            filesystem, path = pafs.FileSystem.from_uri(trial_dir)
-            with filesystem.open_input_stream(path.rstrip("/") + "/samples.png") as f:
-                data = f.read()
+        if storage.is_uri(trial_dir):  # the same filesystems the trials wrote through
+            data = storage.read_bytes(storage.join(trial_dir, "samples.png"))
         else:
             d = Path(trial_dir)
             if not d.is_absolute() and not d.exists():
