@@ -62,6 +62,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grid(args: argparse.Namespace) -> int:
+    """Refuse a busy experiment before importing Ray and torch (seconds), then run."""
+    from sweep.config import experiment_dir
+    from sweep.ledger import Ledger
+
+    exp = experiment_dir(load_config(args.config), args.results)
+    if exp.is_dir():
+        probe = Ledger(exp)
+        probe.lock()  # raises LedgerError naming the running driver's pid
+        probe.unlock()
+    return _lazy("sweep.grid", "main_grid")(args)
+
+
 def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
     """Import heavy modules (torch, ray) only for the command that needs them."""
     def run(args: argparse.Namespace) -> int:
@@ -105,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="add the sweep file's new configurations to the experiment")
     p.add_argument("--retry-errors", action="store_true",
                    help="run again the trials recorded as error (e.g. after a lost node)")
-    p.set_defaults(func=_lazy("sweep.grid", "main_grid"))
+    p.set_defaults(func=cmd_grid)
 
     p = sub.add_parser("collect", help="rebuild trials.parquet/csv from the ledger")
     _add_sweep_args(p)
