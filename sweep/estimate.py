@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 
-from models.nets import build_networks
 from models.train import planned_iterations, train
 
 TIMING_ITERATIONS = 6
@@ -21,8 +20,17 @@ TRIAL_OVERHEAD_S = 0.7       # Ray Tune + driver per trial, measured by `make be
 
 
 def parameter_count(trial: dict[str, Any]) -> int:
-    g, d = build_networks(trial, torch.Generator().manual_seed(0))
-    return sum(p.numel() for p in g.parameters()) + sum(p.numel() for p in d.parameters())
+    """Weights of G and D, counted from the shapes (building 6,657 nets would take minutes).
+
+    Mirrors models/nets.py: a Linear followed by batch norm has no bias and 2 BN
+    parameters per unit; D's input layer keeps its bias and has no batch norm.
+    """
+    z, n_g, s_g = int(trial.get("z_dim", 100)), int(trial["nLayerG"]), int(trial["sizeG"])
+    n_d, s_d, image = int(trial["nLayerD"]), int(trial["sizeD"]), 1024
+    g = (z * s_g + 2 * s_g) + (n_g - 2) * (s_g * s_g + 2 * s_g) + (s_g * image + image)
+    d_hidden = (image * s_d + s_d) + (n_d - 2) * (s_d * s_d + 2 * s_d)
+    d_out = s_d * image + image if trial["model"] == "ebgan" else s_d + 1
+    return g + d_hidden + d_out
 
 
 def _ms_per_iteration(trial: dict[str, Any], images: torch.Tensor, threads: int) -> float:

@@ -78,3 +78,18 @@ def test_history_needs_three_finished_trials() -> None:
     assert from_history([{"wall_time_s": 1.0}, {"wall_time_s": 2.0}]) is None
     assert from_history([{"wall_time_s": 1.0}, {"wall_time_s": 2.0}, {"wall_time_s": 6.0},
                          {"status": "error"}]) == 3.0
+
+
+@pytest.mark.parametrize("model, shape", [("gan", (2, 2, 400, 128)), ("ebgan", (3, 4, 64, 32)),
+                                          ("gan", (5, 5, 64, 48))])
+def test_parameter_count_from_shapes_matches_the_built_networks(model, shape) -> None:
+    import torch
+
+    from models.nets import build_networks
+    from sweep.estimate import parameter_count
+
+    trial = dict(zip(("nLayerG", "nLayerD", "sizeG", "sizeD"), shape), model=model,
+                 dropoutD=True, z_dim=100)
+    g, d = build_networks(trial, torch.Generator().manual_seed(0))
+    built = sum(p.numel() for p in [*g.parameters(), *d.parameters()])
+    assert parameter_count(trial) == built
