@@ -210,8 +210,12 @@ def run_grid(args: Any, log=print) -> int:
         if mirror_to:
             _mirror_experiment(exp, mirror_to, log)
         counts = df["status"].value_counts().to_dict() if len(df) else {}
-        log(f"[grid] finished: {len(df):,} of {total:,} trials in {exp / 'trials.parquet'} "
+        state = "finished" if len(df) >= total else "stopped"
+        log(f"[grid] {state}: {len(df):,} of {total:,} trials in {exp / 'trials.parquet'} "
             f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+        if state == "stopped":
+            log("[grid] run the same command again to continue: finished trials are kept, "
+                "the rest run (ignore Ray's Tuner.restore hint above)")
         return 0
     finally:
         ledger.unlock()
