@@ -3,23 +3,23 @@
 Zhao, Mathieu & LeCun, ICLR 2017, score their MNIST generators with "a regular 3-layer
 ConvNet trained on the entire MNIST training set". Since the score depends on that
 classifier's confidence, every score must name the classifier that made it: the weights
-are saved with a manifest (data, accuracy, confusion matrix, SHA-256 of the weights, and
-the score of the real test digits as a reference line), and loading refuses any weights
-whose SHA-256 differs from the manifest's.
+are saved with a manifest (data, accuracy, confusion matrix, SHA-256 of the weights, the
+score of the real test digits as a reference line, and the probes of
+``evaluator.probes``), beside the real test set's feature statistics, the reference of the
+Frechet distance (Heusel et al. 2017; SPEC "A second metric"). The folder's files and the
+checks made when loading it are in ``evaluator.classifier_files``.
 
-    out_dir/convnet.pt      state_dict (torch.save)
-    out_dir/manifest.json   everything else
+    out_dir/convnet.pt          state_dict (torch.save)
+    out_dir/real_features.npz   mean and covariance of the test set's ConvNet features
+    out_dir/manifest.json       everything else
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
 import io
-import json
 import math
-import os
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,16 +30,21 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, confusion_matrix
 
+# Re-exported: callers import the classifier's files and errors from here.
+from evaluator.classifier_files import (MANIFEST_FILE, REFERENCE_FILE,  # noqa: F401
+                                        WEIGHTS_FILE, ClassifierError, load_classifier,
+                                        load_fd_reference, save_reference, write_manifest)
 from evaluator.convnet import IMAGE_SIZE, N_CLASSES, ConvNet
-from evaluator.sampling import classify_log_probs
+from evaluator.frechet import feature_statistics
+from evaluator.probes import PROBE_SAMPLES, noise_probe_warning, score_probes
+from evaluator.sampling import classify_features
 from evaluator.score import modified_inception_score
+from models.atomic import write_bytes
+from models.train import default_device
 
 if TYPE_CHECKING:
     from models.data import MnistData
 
-WEIGHTS_FILE = "convnet.pt"
-MANIFEST_FILE = "manifest.json"
-REBUILD = "rebuild it with `make classifier` (or `sweep classifier -c sweep.yaml`)"
 BATCH_SIZE = 128
 LR = 2e-3
 # Random shifts of up to 2 pixels: MNIST digits fit a 20x20 box centred in 28x28, padded
@@ -50,12 +55,7 @@ MAX_SHIFT = 2
 # batch-norm running statistics to settle): at least one full-MNIST epoch's worth.
 MIN_EXAMPLES_SEEN = 60_000
 MIN_EPOCHS, MAX_EPOCHS = 3, 20
-MANIFEST_KEYS = ("data_source", "weights_file", "weights_sha256", "convnet", "test_accuracy",
-                 "real_data_score")
-
-
-class ClassifierError(Exception):
-    """The saved classifier is missing, corrupt or does not match its manifest."""
+LOG_EVERY_S = 10.0  # a progress line at least this often within a long epoch
 
 
 def default_epochs(n_train: int) -> int:
@@ -76,26 +76,44 @@ def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     return padded[batch, 0, rows, cols].unsqueeze(1)               # (B, 1, 32, 32)
 
 
+def eta_seconds(elapsed: float, done: int, total: int) -> float:
+    """Time left if the remaining ``total - done`` steps go at the pace of the first ``done``."""
+    return elapsed / max(done, 1) * max(total - done, 0)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+def _progress(elapsed: float, done: int, total: int) -> str:
+    return f"elapsed {_clock(elapsed)}, about {_clock(eta_seconds(elapsed, done, total))} left"
+
+
 def train_classifier(data: MnistData, out_dir: str | Path, *, epochs: int | None = None,
                      seed: int = 0, device: torch.device | str | None = None,
-                     log: Callable[[str], None] = print) -> dict:
+                     log: Callable[[str], None] = print,
+                     probe_samples: int = PROBE_SAMPLES) -> dict:
     """Train the ConvNet on ``data``'s training split, test it, save weights + manifest.
 
     Args:
         data: MNIST as ``models.data.load_mnist`` returns it (images may be flattened).
-        out_dir: folder for ``convnet.pt`` and ``manifest.json`` (created; each replaced
-            atomically, the manifest last: after a crash in between, the old manifest's
-            SHA-256 no longer matches and ``load_classifier`` refuses the pair).
+        out_dir: folder for ``convnet.pt``, ``real_features.npz`` and ``manifest.json``
+            (created; each replaced atomically, the manifest last: after a crash in
+            between, the old manifest's SHA-256 no longer matches and ``load_classifier``
+            refuses the set).
         epochs: passes over the training set; default ``default_epochs(n_train)``.
         seed: the only source of randomness (initial weights, batch order, shifts, dropout).
-        device: default CUDA when available, else CPU.
-        log: receives one progress line per epoch.
+        device: default ``models.train.default_device()`` (CUDA when available, else CPU).
+        log: receives one progress line per epoch (and one every LOG_EVERY_S within a long
+            epoch), each with the elapsed time and an estimate of the time left.
+        probe_samples: images per probe (``evaluator.probes``).
 
     Returns:
         The manifest (also written to ``out_dir/manifest.json``).
     """
     out_dir = Path(out_dir)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device) if device is not None else default_device()
     x_train = data.train_images.reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE).float()  # (N, 1, 32, 32)
     y_train = data.train_labels.long()                                         # (N,)
     n_train = x_train.shape[0]
@@ -119,12 +137,13 @@ def train_classifier(data: MnistData, out_dir: str | Path, *, epochs: int | None
     total = epochs * steps_per_epoch
     # Linear decay to 0: large steps early, small final steps that settle the weights.
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - step / total)
-    t0 = time.perf_counter()
+    t0 = last_log = time.perf_counter()
+    done = 0
     model.train()
     for epoch in range(epochs):
         order = torch.randperm(n_train, generator=gen)            # (N,)
         loss_sum = 0.0
-        for start in range(0, n_train, BATCH_SIZE):
+        for step, start in enumerate(range(0, n_train, BATCH_SIZE), 1):
             idx = order[start:start + BATCH_SIZE]
             x = random_shift(x_train[idx].to(device), MAX_SHIFT, gen)  # (B, 1, 32, 32)
             y = y_train[idx].to(device)                                # (B,)
@@ -134,11 +153,20 @@ def train_classifier(data: MnistData, out_dir: str | Path, *, epochs: int | None
             opt.step()
             sched.step()
             loss_sum += float(loss.detach()) * idx.numel()
+            done += 1
+            now = time.perf_counter()
+            if now - last_log >= LOG_EVERY_S and step < steps_per_epoch:
+                log(f"classifier epoch {epoch + 1}/{epochs}: step {step}/{steps_per_epoch} "
+                    f"({_progress(now - t0, done, total)})")
+                last_log = now
+        last_log = time.perf_counter()
         log(f"classifier epoch {epoch + 1}/{epochs}: train loss {loss_sum / n_train:.4f} "
-            f"({time.perf_counter() - t0:.1f} s)")
+            f"({_progress(last_log - t0, done, total)})")
     train_seconds = time.perf_counter() - t0
 
-    log_probs = classify_log_probs(model, data.test_images, device=device)  # (M, 10)
+    # One pass over the test set gives both the accuracy and the FD reference features.
+    log_probs, features = classify_features(model, data.test_images,
+                                            device=device)  # (M, 10), (M, D)
     y_true = data.test_labels.cpu().numpy()
     y_pred = log_probs.argmax(dim=1).numpy()
     cm = confusion_matrix(y_true, y_pred, labels=list(range(N_CLASSES)))  # rows: true class
@@ -151,7 +179,7 @@ def train_classifier(data: MnistData, out_dir: str | Path, *, epochs: int | None
     torch.save(model.state_dict(), buf)
     weights = buf.getvalue()
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / WEIGHTS_FILE, weights)
+    write_bytes(out_dir / WEIGHTS_FILE, weights)
     manifest = {
         "data_source": data.source,
         "n_train": int(n_train),
@@ -173,63 +201,66 @@ def train_classifier(data: MnistData, out_dir: str | Path, *, epochs: int | None
         "torch_version": torch.__version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    _atomic_write(out_dir / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())
+    manifest.update(_fd_reference_and_probes(model.eval(), data, features, out_dir, device,
+                                             probe_samples, log))
+    write_manifest(out_dir, manifest)
     return manifest
 
 
-def load_classifier(out_dir: str | Path, device: torch.device | str | None = None
-                    ) -> tuple[ConvNet, dict]:
-    """The saved ConvNet (eval mode) and its manifest, after checking the weights' SHA-256.
+def add_fd_reference(folder: str | Path, data: MnistData, *,
+                     device: torch.device | str | None = None,
+                     log: Callable[[str], None] = print,
+                     probe_samples: int = PROBE_SAMPLES) -> dict:
+    """Give a classifier trained before FD existed its reference statistics and probes.
+
+    Writes ``real_features.npz`` and adds ``real_features_*`` and ``probes`` to the
+    manifest; ``convnet.pt`` and ``weights_sha256`` are left as they are, so scores made
+    with the classifier stay comparable. Running it again recomputes the same values.
+
+    Args:
+        folder: a classifier folder that ``load_classifier`` accepts.
+        data: the data the classifier was tested on (same source, same test set).
+
+    Returns:
+        The updated manifest.
 
     Raises:
-        ClassifierError: the manifest or weights are missing, unreadable, or do not match.
+        ClassifierError: the folder does not load.
+        ValueError: ``data`` is not the classifier's test set.
     """
-    out_dir = Path(out_dir)
-    manifest_path = out_dir / MANIFEST_FILE
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except FileNotFoundError:
-        raise ClassifierError(f"No trained classifier: {manifest_path} does not exist; "
-                              f"{REBUILD}.") from None
-    except (OSError, ValueError) as exc:
-        raise ClassifierError(f"The classifier manifest {manifest_path} is unreadable "
-                              f"({exc}); {REBUILD}.") from None
-    missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
-    if missing:
-        raise ClassifierError(f"The classifier manifest {manifest_path} lacks {', '.join(missing)}; "
-                              f"{REBUILD}.")
-    weights_path = out_dir / manifest["weights_file"]
-    try:
-        weights = weights_path.read_bytes()
-    except OSError as exc:
-        raise ClassifierError(f"The classifier weights {weights_path} named by {manifest_path} "
-                              f"cannot be read ({exc.strerror or exc}); {REBUILD}.") from None
-    actual = hashlib.sha256(weights).hexdigest()
-    if actual != manifest["weights_sha256"]:
-        raise ClassifierError(
-            f"The classifier weights {weights_path} have SHA-256 {actual}, but {manifest_path} "
-            f"records {manifest['weights_sha256']}: the file is corrupt or was replaced, and "
-            f"scores made with it would not be comparable; {REBUILD}.")
-    try:
-        state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
-        model = ConvNet(**manifest["convnet"])
-        model.load_state_dict(state)
-    except Exception as exc:  # any unpickling / shape error means the same thing to the user
-        raise ClassifierError(f"The classifier weights {weights_path} do not load into the "
-                              f"ConvNet of {manifest_path} ({exc}); {REBUILD}.") from None
-    model.to(torch.device(device) if device is not None else "cpu").eval()
-    return model, manifest
+    folder = Path(folder)
+    device = torch.device(device) if device is not None else default_device()
+    model, manifest = load_classifier(folder, device=device)
+    n_test = int(data.test_labels.shape[0])
+    if data.source != manifest["data_source"] or n_test != manifest.get("n_test", n_test):
+        raise ValueError(f"the classifier in {folder} was tested on {manifest.get('n_test')} "
+                         f"{manifest['data_source']} digits, not on these {n_test} "
+                         f"{data.source} digits: its FD reference must be its own test set")
+    log_probs, features = classify_features(model, data.test_images, device=device)
+    score = modified_inception_score(log_probs)
+    if not math.isclose(score, manifest["real_data_score"], rel_tol=1e-3):
+        raise ValueError(f"these test digits score I = {score:.4f} with the classifier in "
+                         f"{folder}, its manifest records {manifest['real_data_score']:.4f}: "
+                         "not its test set")
+    manifest.update(_fd_reference_and_probes(model, data, features, folder, device,
+                                             probe_samples, log))
+    write_manifest(folder, manifest)
+    return manifest
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _fd_reference_and_probes(model: ConvNet, data: MnistData, test_features: torch.Tensor,
+                             out_dir: Path, device: torch.device, probe_samples: int,
+                             log: Callable[[str], None]) -> dict:
+    """Save the test features' statistics, score the probes: the manifest entries."""
+    t0 = time.perf_counter()
+    reference = feature_statistics(test_features)              # mean (D,), cov (D, D)
+    entries = save_reference(out_dir, reference)
+    probes = score_probes(model, reference, data, n=probe_samples, device=device)
+    for p in probes:
+        log(f"classifier probe {p['name']!r}: I {p['score']:.3f}, FD {p['fd']:.3f} (n {p['n']})")
+    entries["probes"] = probes
+    warning = noise_probe_warning(entries)
+    if warning:
+        log(f"warning: {warning}")
+    log(f"classifier FD reference and probes: {time.perf_counter() - t0:.1f} s")
+    return entries

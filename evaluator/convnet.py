@@ -16,12 +16,16 @@ from torch import nn
 IMAGE_SIZE = 32
 N_CLASSES = 10
 DEFAULT_WIDTHS = (16, 32, 64)
+SIDE = IMAGE_SIZE // 2 ** 3  # three 2x2 poolings: 32 -> 4
+FEATURE_DIM = DEFAULT_WIDTHS[-1] * SIDE * SIDE  # 64 * 4 * 4 = 1024 penultimate features
 
 
 class ConvNet(nn.Module):
     """Three conv blocks (conv 3x3 -> max-pool 2 -> BN -> ReLU) and a linear read-out.
 
-    Input (B, 1, 32, 32) or (B, 1024) in [-1, 1]; output (B, 10) logits.
+    Input (B, 1, 32, 32) or (B, 1024) in [-1, 1]; output (B, 10) logits. The flattened
+    conv features that feed the read-out, (B, FEATURE_DIM), are the feature space of the
+    Frechet distance (``features_and_logits``, ``evaluator.frechet``).
     """
 
     def __init__(self, widths: tuple[int, int, int] = DEFAULT_WIDTHS, dropout: float = 0.3) -> None:
@@ -40,18 +44,28 @@ class ConvNet(nn.Module):
                        nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True)]
             in_ch = out_ch
         self.features = nn.Sequential(*layers)
-        side = IMAGE_SIZE // 2 ** 3  # three 2x2 poolings: 32 -> 4
+        self.feature_dim = in_ch * SIDE * SIDE
+        # Module indices are the state_dict keys of saved classifiers (head.2.weight): keep them.
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(self.dropout),
-                                  nn.Linear(in_ch * side * side, N_CLASSES))
+                                  nn.Linear(self.feature_dim, N_CLASSES))
         # NHWC is what oneDNN (CPU) and cuDNN convolve fastest; state_dicts are unaffected.
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features_and_logits(x)[1]  # (B, 10)
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward pass: penultimate features (B, C3*4*4) and logits (B, 10).
+
+        The features are taken before dropout, so in eval mode logits = Linear(features).
+        """
         if x.dim() == 2:  # generators emit flattened images
             x = x.view(-1, 1, IMAGE_SIZE, IMAGE_SIZE)  # (B, 1, 32, 32)
         x = x.contiguous(memory_format=torch.channels_last)
-        h = self.features(x)  # (B, C3, 4, 4)
-        return self.head(h)   # (B, 10)
+        h = self.features(x)                        # (B, C3, 4, 4)
+        flat = self.head[0](h)                      # (B, C3*16) in (C, H, W) order
+        logits = self.head[2](self.head[1](flat))   # (B, 10)
+        return flat, logits
 
     def config(self) -> dict:
         """Constructor arguments, stored in the manifest so a checkpoint rebuilds its net."""

@@ -28,6 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.errors import UserError
+
+from models.atomic import write_bytes
+
 SOURCES = ("auto", "mnist", "mnist-5k")
 IMAGE_SIZE = 32
 PAD = (IMAGE_SIZE - 28) // 2
@@ -57,7 +61,7 @@ SUBSET_TEST_SIZE = 1000
 SUBSET_SPLIT_SEED = 0
 
 
-class DataError(RuntimeError):
+class DataError(UserError, RuntimeError):
     """A data file is missing, corrupt or cannot be fetched; the message says what to do."""
 
 
@@ -129,9 +133,7 @@ def download(name: str, root: Path, *, mirrors: tuple[str, ...] = MIRRORS,
         except (OSError, http.client.HTTPException) as exc:  # IncompleteRead: HTTPException
             errors.append(f"{url}: {exc}")
             continue
-        tmp = root / f".{name}.part"
-        tmp.write_bytes(payload)
-        os.replace(tmp, root / name)
+        write_bytes(root / name, payload)
         return root / name
     raise DataError(f"could not download {name} into {root}: " + "; ".join(errors))
 

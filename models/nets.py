@@ -9,9 +9,12 @@ no batch norm on any output layer (GAN logit, EBGAN reconstruction).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from models.config import TrialConfig, coerce
 
 IMAGE_DIM = 1024  # MNIST padded to 32x32, flattened
 G_INIT_STD = 0.02
@@ -42,16 +45,66 @@ class GeneratorDropout(nn.Module):
         return f"p={self.p}"
 
 
-def _hidden(d_in: int, d_out: int, *, batch_norm: bool, dropout: float) -> list[nn.Module]:
+@dataclass(frozen=True)
+class LayerShape:
+    """One weight layer: Linear d_in -> d_out, then (if hidden) [batch norm] -> ReLU.
+
+    The one description of a network's shapes: the modules below are built from it and
+    :func:`parameter_count` (the estimate of a grid's cost) counts from it.
+    """
+    d_in: int
+    d_out: int
+    hidden: bool       # followed by ReLU (and by dropout in D when dropoutD)
+    batch_norm: bool   # a Linear followed by batch norm has no bias
+
+    @property
+    def n_params(self) -> int:
+        """Weights, then the bias (no batch norm) or the two batch-norm affine vectors."""
+        return self.d_in * self.d_out + (2 * self.d_out if self.batch_norm else self.d_out)
+
+
+def generator_shapes(n_layers: int, size: int, z_dim: int = 100) -> list[LayerShape]:
+    """G: z_dim -> size x (n_layers - 1) -> 1024; batch norm on every hidden layer."""
+    if n_layers < 2:
+        raise ValueError(f"the generator needs >= 2 weight layers, got {n_layers}")
+    hidden = [LayerShape(z_dim if i == 0 else size, size, True, True) for i in range(n_layers - 1)]
+    return [*hidden, LayerShape(size, IMAGE_DIM, False, False)]
+
+
+def encoder_shapes(n_weight_layers: int, size: int) -> list[LayerShape]:
+    """1024 -> size x n_weight_layers; no batch norm on the input layer (appendix C)."""
+    return [LayerShape(IMAGE_DIM if i == 0 else size, size, True, i > 0)
+            for i in range(n_weight_layers)]
+
+
+def discriminator_shapes(model: str, n_layers: int, size: int) -> list[LayerShape]:
+    """GAN D: encoder + 1 logit; EBGAN D: encoder (n_layers - 1 layers) + decoder -> 1024."""
+    if n_layers < 2:
+        raise ValueError(f"the discriminator needs >= 2 weight layers, got {n_layers}")
+    out = {"gan": 1, "ebgan": IMAGE_DIM}.get(model)
+    if out is None:
+        raise ValueError(f"config key 'model': expected 'gan' or 'ebgan', got {model!r}")
+    return [*encoder_shapes(n_layers - 1, size), LayerShape(size, out, False, False)]
+
+
+def parameter_count(config: TrialConfig | Mapping) -> int:
+    """Parameters of G and D of a configuration, from their shapes (no network built)."""
+    c = coerce(config)
+    shapes = [*generator_shapes(c.nLayerG, c.sizeG, c.z_dim),
+              *discriminator_shapes(c.model, c.nLayerD, c.sizeD)]
+    return sum(s.n_params for s in shapes)
+
+
+def _hidden(shape: LayerShape, dropout: float) -> list[nn.Module]:
     """Linear -> [BatchNorm] -> ReLU -> [Dropout].
 
     A Linear directly followed by batch norm has no bias: batch norm subtracts the batch
     mean and so removes it exactly; the bias would get a zero gradient up to rounding,
     which Adam rescales into steps of size lr anyway.
     """
-    layers: list[nn.Module] = [nn.Linear(d_in, d_out, bias=not batch_norm)]
-    if batch_norm:
-        layers.append(nn.BatchNorm1d(d_out))
+    layers: list[nn.Module] = [nn.Linear(shape.d_in, shape.d_out, bias=not shape.batch_norm)]
+    if shape.batch_norm:
+        layers.append(nn.BatchNorm1d(shape.d_out))
     layers.append(nn.ReLU())
     if dropout > 0.0:
         layers.append(GeneratorDropout(dropout))
@@ -73,15 +126,10 @@ class Generator(nn.Module):
     def __init__(self, n_layers: int, size: int, z_dim: int = 100,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if n_layers < 2:
-            raise ValueError(f"the generator needs >= 2 weight layers, got {n_layers}")
         self.z_dim = z_dim
-        layers: list[nn.Module] = []
-        d_in = z_dim
-        for _ in range(n_layers - 1):
-            layers += _hidden(d_in, size, batch_norm=True, dropout=0.0)
-            d_in = size
-        layers += [nn.Linear(d_in, IMAGE_DIM), nn.Tanh()]
+        *hidden, out = generator_shapes(n_layers, size, z_dim)
+        layers = [m for shape in hidden for m in _hidden(shape, 0.0)]
+        layers += [nn.Linear(out.d_in, out.d_out), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         _init_linear(self, G_INIT_STD, generator)
 
@@ -89,14 +137,8 @@ class Generator(nn.Module):
         return self.net(z)  # (B, z_dim) -> (B, 1024)
 
 
-def _encoder(n_weight_layers: int, size: int, dropout: float) -> nn.Sequential:
-    """1024 -> size x n_weight_layers; no batch norm on the input layer (appendix C)."""
-    layers: list[nn.Module] = []
-    d_in = IMAGE_DIM
-    for i in range(n_weight_layers):
-        layers += _hidden(d_in, size, batch_norm=i > 0, dropout=dropout)
-        d_in = size
-    return nn.Sequential(*layers)
+def _encoder(shapes: list[LayerShape], dropout: float) -> nn.Sequential:
+    return nn.Sequential(*[m for shape in shapes for m in _hidden(shape, dropout)])
 
 
 class GanDiscriminator(nn.Module):
@@ -105,10 +147,9 @@ class GanDiscriminator(nn.Module):
     def __init__(self, n_layers: int, size: int, dropout: float = 0.0,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if n_layers < 2:
-            raise ValueError(f"the discriminator needs >= 2 weight layers, got {n_layers}")
-        self.features = _encoder(n_layers - 1, size, dropout)
-        self.head = nn.Linear(size, 1)
+        *encoder, head = discriminator_shapes("gan", n_layers, size)
+        self.features = _encoder(encoder, dropout)
+        self.head = nn.Linear(head.d_in, head.d_out)
         _init_linear(self, D_INIT_STD, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,16 +168,15 @@ class AutoEncoderDiscriminator(nn.Module):
     def __init__(self, n_layers: int, size: int, dropout: float = 0.0,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if n_layers < 2:
-            raise ValueError(f"the discriminator needs >= 2 weight layers, got {n_layers}")
-        encoder = _encoder(n_layers - 1, size, dropout)
+        *encoder_shape, decoder = discriminator_shapes("ebgan", n_layers, size)
+        encoder = _encoder(encoder_shape, dropout)
         if dropout > 0.0:
             # Keep the last dropout apart so the code can be read before it.
             self.encoder = nn.Sequential(*list(encoder)[:-1])
             self.code_dropout: nn.Module = encoder[-1]
         else:
             self.encoder, self.code_dropout = encoder, nn.Identity()
-        self.decoder = nn.Linear(size, IMAGE_DIM)
+        self.decoder = nn.Linear(decoder.d_in, decoder.d_out)
         _init_linear(self, D_INIT_STD, generator)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,21 +185,16 @@ class AutoEncoderDiscriminator(nn.Module):
         return recon, code
 
 
-def build_networks(config: Mapping, generator: torch.Generator | None = None
+def build_networks(config: TrialConfig | Mapping, generator: torch.Generator | None = None
                    ) -> tuple[Generator, nn.Module]:
     """(G, D) for a trial configuration; ``generator`` draws the initial weights (G first)."""
-    model = config["model"]
-    dropout = float(config.get("dropout", 0.5)) if config["dropoutD"] else 0.0
-    G = Generator(int(config["nLayerG"]), int(config["sizeG"]),
-                  int(config.get("z_dim", 100)), generator)
-    if model == "gan":
-        D: nn.Module = GanDiscriminator(int(config["nLayerD"]), int(config["sizeD"]),
-                                        dropout, generator)
-    elif model == "ebgan":
-        D = AutoEncoderDiscriminator(int(config["nLayerD"]), int(config["sizeD"]),
-                                     dropout, generator)
+    c = coerce(config)
+    dropout = c.dropout if c.dropoutD else 0.0
+    G = Generator(c.nLayerG, c.sizeG, c.z_dim, generator)
+    if c.model == "gan":
+        D: nn.Module = GanDiscriminator(c.nLayerD, c.sizeD, dropout, generator)
     else:
-        raise ValueError(f"config key 'model': expected 'gan' or 'ebgan', got {model!r}")
+        D = AutoEncoderDiscriminator(c.nLayerD, c.sizeD, dropout, generator)
     return G, D
 
 

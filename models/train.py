@@ -3,25 +3,35 @@
 One D step per G step, batch 64, Adam (betas 0.5, 0.999) or SGD without momentum, the
 budget in epochs or iterations (SPEC.md, "Training"). The whole training set lives on the
 device as one tensor and batches are gathered by index: no DataLoader, no workers.
+
+:class:`Trainer` runs a configuration step by step and its :meth:`Trainer.state_dict`
+holds everything that decides the rest of the run (weights, optimiser and batch-norm
+state, the seeded streams, the iteration, the loss window): a run restored from it ends
+bit-identically to one never interrupted (same hardware and thread count).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from models.config import TrialConfig, coerce
 from models.losses import ebgan_d_loss, ebgan_g_loss, energy, gan_d_loss, gan_g_loss
 from models.nets import build_networks, set_dropout_generator
+from models.streams import BatchStream, batch_stream, derive_seed, dropout_seed, init_seed
+
+__all__ = ["Trainer", "TrainRecord", "TrainResult", "train", "default_device",
+           "planned_iterations", "batch_stream", "derive_seed", "init_seed", "dropout_seed"]
 
 RUNNING_WINDOW = 100   # iterations averaged into running_losses
 CUDA_CHECK_EVERY = 50  # on CUDA, read losses back (a host sync) only this often
+STATE_FORMAT = 1       # version of Trainer.state_dict's layout
 
 Progress = Callable[[int, dict[str, float]], None]
 
@@ -35,9 +45,11 @@ class TrainRecord:
     diverged_at: int | None          # first iteration (1-based) with a NaN/inf loss
     final_losses: dict[str, float]   # losses of the last iteration run (non-finite if diverged)
     running_losses: dict[str, float]  # mean over the last <= RUNNING_WINDOW iterations run
-    wall_time_s: float               # the whole call, setup included
+    wall_time_s: float               # this attempt, setup included
     ms_per_iteration: float          # training loop only
     device: str
+    attempts: list[int] = field(default_factory=lambda: [0])  # iteration each attempt started at
+    iterations_run: int = 0          # iterations computed over all attempts (>= iterations_done)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,202 +59,220 @@ class TrainRecord:
 class TrainResult:
     generator: nn.Module  # in eval mode, on the training device
     record: TrainRecord
-
-
-# ---------------------------------------------------------------------------------------
-# Seeding: the one place where randomness is decided.
-# - batch order and latent noise: the seed alone, so every configuration trained with the
-#   same seed sees the same batches and the same z (common random numbers);
-# - initial weights: the seed and the network shapes;
-# - dropout masks: their own stream, so enabling dropout moves no other stream.
-# Streams are torch.Generators seeded by a stable hash (hashlib, not Python's salted hash).
-# ---------------------------------------------------------------------------------------
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed from ``parts``, stable across processes and platforms."""
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
-
-
-def init_seed(config: Mapping) -> int:
-    return derive_seed(int(config["seed"]), "init", config["model"], int(config["nLayerG"]),
-                       int(config["nLayerD"]), int(config["sizeG"]), int(config["sizeD"]),
-                       int(config.get("z_dim", 100)))
-
-
-def dropout_seed(config: Mapping) -> int:
-    return derive_seed(int(config["seed"]), "dropout")
-
-
-def epoch_stream(seed: int, n_images: int, batch_size: int, z_dim: int
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Endless epochs of (indices (S, B), z (S, B, z_dim)) on the CPU, S = n_images // B.
-
-    Drawn on the CPU so the stream is the same on every device; the last incomplete batch
-    of each permutation is dropped. z is drawn for whole epochs so a shorter budget sees
-    a prefix of the same stream.
-    """
-    steps = n_images // batch_size
-    if steps == 0:
-        raise ValueError(f"{n_images} images hold no full batch of {batch_size}")
-    order = torch.Generator().manual_seed(derive_seed(int(seed), "batch-order"))
-    noise = torch.Generator().manual_seed(derive_seed(int(seed), "z"))
-    while True:
-        perm = torch.randperm(n_images, generator=order)[: steps * batch_size]
-        z = torch.randn(steps, batch_size, z_dim, generator=noise)   # (S, B, z_dim)
-        yield perm.view(steps, batch_size), z                         # (S, B), (S, B, z_dim)
-
-
-def batch_stream(seed: int, n_images: int, batch_size: int, z_dim: int, iterations: int
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(indices (B,), z (B, z_dim)) for each of ``iterations`` steps; what train() uses."""
-    done = 0
-    for idx, z in epoch_stream(seed, n_images, batch_size, z_dim):
-        for k in range(min(len(idx), iterations - done)):
-            yield idx[k], z[k]
-        done += len(idx)
-        if done >= iterations:
-            return
-
-
-# ---------------------------------------------------------------------------------------
-def _optimizer(name: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.0)
-    raise ValueError(f"optimizer: expected 'adam' or 'sgd', got {name!r}")
-
-
-def _check_config(config: Mapping) -> None:
-    for key in ("model", "nLayerG", "nLayerD", "sizeG", "sizeD", "dropoutD",
-                "optimD", "optimG", "lr", "seed"):
-        if key not in config:
-            raise ValueError(f"config key {key!r} is missing")
-    if config["model"] not in ("gan", "ebgan"):
-        raise ValueError(f"config key 'model': expected 'gan' or 'ebgan', got {config['model']!r}")
-    for key in ("optimD", "optimG"):
-        if config[key] not in ("adam", "sgd"):
-            raise ValueError(f"config key {key!r}: expected 'adam' or 'sgd', got {config[key]!r}")
-    for key in ("nLayerG", "nLayerD"):
-        if int(config[key]) < 2:
-            raise ValueError(f"config key {key!r}: expected >= 2, got {config[key]!r}")
-
-
-def planned_iterations(config: Mapping, n_images: int, iterations: int | None = None) -> int:
-    """The budget: ``iterations``, else config["iterations"], else epochs * (N // batch)."""
-    if iterations is None:
-        iterations = config.get("iterations")
-    if iterations is None:
-        iterations = int(config.get("epochs", 20)) * (n_images // int(config.get("batch_size", 64)))
-    return int(iterations)
+    curve: list[dict[str, float]] = field(default_factory=list)  # Trainer.curve: report means
 
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def train(config: Mapping, images: torch.Tensor, *, iterations: int | None = None,
-          device: str | torch.device | None = None, progress: Progress | None = None,
-          progress_every: int = 200) -> TrainResult:
-    """Train the (G, D) pair of ``config`` on ``images`` (N, 1024) in [-1, 1].
+def planned_iterations(config: TrialConfig | Mapping, n_images: int,
+                       iterations: int | None = None) -> int:
+    """The budget: ``iterations``, else the config's iterations, else epochs x (N // batch)."""
+    return int(iterations) if iterations is not None else coerce(config).planned_iterations(n_images)
+
+
+def _optimizer(name: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+    return torch.optim.SGD(params, lr=lr, momentum=0.0)
+
+
+class Trainer:
+    """One configuration's (G, D) pair, trained on ``images`` (N, 1024) in [-1, 1].
 
     A NaN/inf loss ends the run with status "diverged"; it is reported, never raised.
     """
-    start = time.perf_counter()
-    _check_config(config)
-    device = torch.device(device) if device is not None else default_device()
-    is_gan = config["model"] == "gan"
-    batch_size, z_dim = int(config.get("batch_size", 64)), int(config.get("z_dim", 100))
-    margin, pt_weight = float(config.get("margin", 10.0)), float(config.get("pt_weight", 0.0))
-    betas = (float(config.get("beta1", 0.5)), float(config.get("beta2", 0.999)))
-    lr = float(config["lr"])
 
-    data = images.to(device=device, dtype=torch.float32).reshape(len(images), -1)  # (N, 1024)
-    total = planned_iterations(config, len(data), iterations)
+    def __init__(self, config: TrialConfig | Mapping, images: torch.Tensor, *,
+                 iterations: int | None = None, device: str | torch.device | None = None,
+                 dtype: torch.dtype = torch.float32, report_every: int = 200) -> None:
+        self.started = time.perf_counter()
+        self.config = c = coerce(config)
+        self.device = torch.device(device) if device is not None else default_device()
+        self.data = images.to(device=self.device, dtype=dtype).reshape(len(images), -1)  # (N, 1024)
+        self.total = planned_iterations(c, len(self.data), iterations)
+        self.report_every = max(1, int(report_every))
+        self.stream = BatchStream(c.seed, len(self.data), c.batch_size, c.z_dim)
+        G, D = build_networks(c, torch.Generator().manual_seed(init_seed(c)))
+        self.G = G.to(self.device, dtype).train()
+        self.D = D.to(self.device, dtype).train()
+        self.dropout_rng = torch.Generator(device=self.device).manual_seed(dropout_seed(c))
+        set_dropout_generator(self.D, self.dropout_rng)
+        betas = (c.beta1, c.beta2)
+        self.opt_g = _optimizer(c.optimG, self.G.parameters(), c.lr, betas)
+        self.opt_d = _optimizer(c.optimD, self.D.parameters(), c.lr, betas)
+        self.quantities = ("loss_d", "loss_g") + (("energy_real", "energy_fake")
+                                                  if c.model == "ebgan" else ())
+        self.iteration = 0
+        self.window: deque = deque(maxlen=RUNNING_WINDOW)
+        self.last = (math.nan, math.nan)
+        self.diverged_at: int | None = None
+        self.curve: list[dict[str, float]] = []  # one row per report: the means since the last
+        self.attempts, self.iterations_run = [0], 0
+        self._sums, self._count = [0.0] * len(self.quantities), 0
+        self._pending: list[torch.Tensor] = []   # (Q,) values not yet read back
+        self._reported_at = 0
+        self.loop_seconds = 0.0
 
-    G, D = build_networks(config, torch.Generator().manual_seed(init_seed(config)))
-    G, D = G.to(device).train(), D.to(device).train()
-    set_dropout_generator(D, torch.Generator(device=device).manual_seed(dropout_seed(config)))
-    opt_g = _optimizer(config["optimG"], G.parameters(), lr, betas)
-    opt_d = _optimizer(config["optimD"], D.parameters(), lr, betas)
+    @property
+    def done(self) -> bool:
+        return self.diverged_at is not None or self.iteration >= self.total
 
-    check_every = 1 if device.type == "cpu" else CUDA_CHECK_EVERY
-    pending: list[torch.Tensor] = []          # (2,) loss pairs not yet read back
-    window: deque = deque(maxlen=RUNNING_WINDOW)
-    last = (math.nan, math.nan)
-    diverged_at: int | None = None
-    reported_at = 0
-
-    def flush(upto: int) -> None:
-        """Read pending losses back (one sync); note the first non-finite iteration."""
-        nonlocal last, diverged_at
-        if not pending:
-            return
-        values = torch.stack(pending).cpu().tolist()  # (P, 2)
-        first = upto - len(values) + 1
-        pending.clear()
-        for offset, pair in enumerate(values):
-            window.append(pair)
-            last = (pair[0], pair[1])
-            if diverged_at is None and not all(math.isfinite(v) for v in pair):
-                diverged_at = first + offset
-
-    loop_start = time.perf_counter()
-    it = 0
-    for idx, z in batch_stream(int(config["seed"]), len(data), batch_size, z_dim, total):
-        it += 1
-        x = data[idx.to(device, non_blocking=True)]        # (B, 1024)
-        z = z.to(device, non_blocking=True)                # (B, z_dim)
-        fake = G(z)                                        # (B, 1024)
+    # --- one iteration ------------------------------------------------------------------
+    def _step(self, idx: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        c, G, D = self.config, self.G, self.D
+        x = self.data[idx.to(self.device, non_blocking=True)]           # (B, 1024)
+        z = z.to(self.device, self.data.dtype, non_blocking=True)      # (B, z_dim)
+        fake = G(z)                                                     # (B, 1024)
 
         # D step on a detached copy: this loss must not move G.
         fake_d = fake.detach()
-        if is_gan:
+        if c.model == "gan":
             loss_d = gan_d_loss(D(x), D(fake_d))
+            extra: tuple[torch.Tensor, ...] = ()
         else:
-            recon_real, _ = D(x)                           # (B, 1024)
-            recon_fake, _ = D(fake_d)                      # (B, 1024)
-            loss_d = ebgan_d_loss(energy(x, recon_real), energy(fake_d, recon_fake), margin)
-        opt_d.zero_grad(set_to_none=True)
+            recon_real, _ = D(x)                                        # (B, 1024)
+            recon_fake, _ = D(fake_d)                                   # (B, 1024)
+            e_real, e_fake = energy(x, recon_real), energy(fake_d, recon_fake)  # (B,), (B,)
+            loss_d = ebgan_d_loss(e_real, e_fake, c.margin)
+            extra = (e_real.detach().mean(), e_fake.detach().mean())
+        self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
-        opt_d.step()
+        self.opt_d.step()
 
         # G step through the updated D; D's weight gradients are not needed here.
         D.requires_grad_(False)
-        if is_gan:
+        if c.model == "gan":
             loss_g = gan_g_loss(D(fake))
         else:
             recon, code = D(fake)
-            loss_g = ebgan_g_loss(energy(fake, recon), code, pt_weight)
-        opt_g.zero_grad(set_to_none=True)
+            loss_g = ebgan_g_loss(energy(fake, recon), code, c.pt_weight)
+        self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        opt_g.step()
+        self.opt_g.step()
         D.requires_grad_(True)
+        return torch.stack([loss_d.detach(), loss_g.detach(), *extra])  # (Q,)
 
-        pending.append(torch.stack([loss_d.detach(), loss_g.detach()]))
-        report = progress is not None and (it % progress_every == 0 or it == total)
-        if it % check_every == 0 or report or it == total:
-            flush(it)
-            if diverged_at is not None:
-                break
-            if report:
-                progress(it, {"loss_d": last[0], "loss_g": last[1]})
-                reported_at = it
-    flush(it)
-    if progress is not None and reported_at != it:  # the end of a diverged run
-        progress(it, {"loss_d": last[0], "loss_g": last[1]})
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    loop_s = time.perf_counter() - loop_start
+    def _flush(self, upto: int) -> None:
+        """Read pending values back (one sync); note the first non-finite iteration."""
+        if not self._pending:
+            return
+        rows = torch.stack(self._pending).double().cpu().tolist()  # (P, Q)
+        first = upto - len(rows) + 1
+        self._pending.clear()
+        for offset, row in enumerate(rows):
+            pair = (row[0], row[1])
+            self.window.append(pair)
+            self.last = pair
+            self._sums = [s + v for s, v in zip(self._sums, row)]
+            self._count += 1
+            if self.diverged_at is None and not all(math.isfinite(v) for v in pair):
+                self.diverged_at = first + offset
 
-    G.eval()
-    set_dropout_generator(D, None)  # a torch.Generator should not travel with the module
-    running = [sum(col) / len(col) for col in zip(*window)] if window else [math.nan] * 2
-    record = TrainRecord(
-        iterations_done=it, iterations_planned=total,
-        status="diverged" if diverged_at is not None else "ok", diverged_at=diverged_at,
-        final_losses={"loss_d": last[0], "loss_g": last[1]},
-        running_losses={"loss_d": running[0], "loss_g": running[1]},
-        wall_time_s=time.perf_counter() - start,
-        ms_per_iteration=1000.0 * loop_s / max(it, 1), device=str(device))
-    return TrainResult(generator=G, record=record)
+    def _report(self, it: int, progress: Progress | None) -> None:
+        values = {q: s / max(self._count, 1) for q, s in zip(self.quantities, self._sums)}
+        self.curve.append({"iteration": it, **values})
+        self._sums, self._count = [0.0] * len(self.quantities), 0
+        self._reported_at = it
+        if progress is not None:
+            progress(it, values)
+
+    # --- the loop -----------------------------------------------------------------------
+    def run(self, until: int | None = None, *, progress: Progress | None = None,
+            on_iteration: Callable[[int], None] | None = None) -> None:
+        """Train up to iteration ``until`` (default: the budget), or until divergence.
+
+        Every ``report_every`` iterations (and at the end) the means of the losses since
+        the last report go to ``curve`` and ``progress(iteration, means)``.
+        ``on_iteration(iteration)`` runs after every iteration (e.g. to checkpoint).
+        """
+        stop = self.total if until is None else min(int(until), self.total)
+        check_every = 1 if self.device.type == "cpu" else CUDA_CHECK_EVERY
+        loop_start = time.perf_counter()
+        while self.iteration < stop and self.diverged_at is None:
+            idx, z = self.stream.next()
+            self.iteration += 1
+            self.iterations_run += 1
+            it = self.iteration
+            self._pending.append(self._step(idx, z))
+            report = it % self.report_every == 0 or it == self.total
+            if it % check_every == 0 or report or it == stop:
+                self._flush(it)
+                if self.diverged_at is not None:
+                    break
+                if report:
+                    self._report(it, progress)
+            if on_iteration is not None:
+                on_iteration(it)
+        self._flush(self.iteration)
+        if self.diverged_at is not None and self._reported_at != self.iteration:
+            self._report(self.iteration, progress)  # the end of a diverged run
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.loop_seconds += time.perf_counter() - loop_start
+
+    # --- results ------------------------------------------------------------------------
+    def record(self) -> TrainRecord:
+        running = ([sum(col) / len(col) for col in zip(*self.window)] if self.window
+                   else [math.nan, math.nan])
+        return TrainRecord(
+            iterations_done=self.iteration, iterations_planned=self.total,
+            status="diverged" if self.diverged_at is not None else "ok",
+            diverged_at=self.diverged_at,
+            final_losses={"loss_d": self.last[0], "loss_g": self.last[1]},
+            running_losses={"loss_d": running[0], "loss_g": running[1]},
+            wall_time_s=time.perf_counter() - self.started,
+            ms_per_iteration=1000.0 * self.loop_seconds / max(self.iteration - self.attempts[-1], 1),
+            device=str(self.device), attempts=list(self.attempts), iterations_run=self.iterations_run)
+
+    def result(self) -> TrainResult:
+        self.G.eval()
+        set_dropout_generator(self.D, None)  # a torch.Generator should not travel with D
+        return TrainResult(generator=self.G, record=self.record(), curve=list(self.curve))
+
+    # --- checkpoints --------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that determines the rest of the run (plain tensors and numbers)."""
+        self._flush(self.iteration)
+        return {"format": STATE_FORMAT, "kind": "solo", "key": self.config.key,
+                "iteration": self.iteration, "total": self.total,
+                "G": self.G.state_dict(), "D": self.D.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "stream": self.stream.state_dict(), "dropout_rng": self.dropout_rng.get_state(),
+                "window": list(self.window), "last": self.last, "diverged_at": self.diverged_at,
+                "curve": list(self.curve), "sums": list(self._sums), "count": self._count,
+                "reported_at": self._reported_at, "attempts": list(self.attempts),
+                "iterations_run": self.iterations_run}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state``: a new attempt starts at its iteration."""
+        if state.get("format") != STATE_FORMAT or state.get("kind") != "solo":
+            raise ValueError(f"not a solo training state of format {STATE_FORMAT}")
+        if state["key"] != self.config.key or state["total"] != self.total:
+            raise ValueError(f"the state is of trial {state['key']} ({state['total']} "
+                             f"iterations), not {self.config.key} ({self.total})")
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.stream.load_state_dict(state["stream"])
+        self.dropout_rng.set_state(state["dropout_rng"])
+        self.iteration = int(state["iteration"])
+        self.window = deque((tuple(p) for p in state["window"]), maxlen=RUNNING_WINDOW)
+        self.last, self.diverged_at = tuple(state["last"]), state["diverged_at"]
+        self.curve = [dict(r) for r in state["curve"]]
+        self._sums, self._count = list(state["sums"]), int(state["count"])
+        self._reported_at = int(state["reported_at"])
+        self.attempts = [*state["attempts"], self.iteration]
+        self.iterations_run = int(state["iterations_run"])
+
+
+def train(config: TrialConfig | Mapping, images: torch.Tensor, *, iterations: int | None = None,
+          device: str | torch.device | None = None, progress: Progress | None = None,
+          progress_every: int = 200, dtype: torch.dtype = torch.float32) -> TrainResult:
+    """Train the (G, D) pair of ``config`` on ``images`` (N, 1024) in [-1, 1] to the end."""
+    trainer = Trainer(config, images, iterations=iterations, device=device, dtype=dtype,
+                      report_every=progress_every)
+    trainer.run(progress=progress)
+    return trainer.result()

@@ -1,32 +1,42 @@
-"""The `sweep` command: plan, train-one, classifier, grid, collect, histograms, dashboard.
+"""The `sweep` command: every subcommand, parsed here and dispatched to the packages.
 
-Bad input (a sweep file that fails validation, an unknown axis in --set, ...) exits with
-code 2 and a one-paragraph message, never a traceback.
+Input a user can fix (a sweep file that fails validation, an experiment in use, a damaged
+file...) raises a ``models.errors.UserError``: it is printed as one paragraph with exit
+code 2, never as a traceback. Heavy modules (torch, Ray) are imported inside the commands
+that need them, so `sweep plan` and `sweep status` start in a blink.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Callable
 
-from sweep.config import ConfigError, load_config, plan
+from models.errors import UserError
 
 EXIT_BAD_INPUT = 2
+ENV_DATA = "MNIST_ROOT (folder of the MNIST IDX files)"
+ENV_RAY = "RAY_ADDRESS (a Ray cluster to join)"
+ENV_AWS = "AWS_* (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...: s3:// storage)"
 
 
-class UsageError(Exception):
-    """Bad command-line input; printed as one paragraph, exit code 2."""
+class UsageError(UserError):
+    """Bad command-line input."""
 
 
-def _add_sweep_args(p: argparse.ArgumentParser, results: bool = True) -> None:
-    p.add_argument("-c", "--config", default="sweep.yaml", help="sweep file (default: sweep.yaml)")
-    if results:
-        p.add_argument("--results", default=None,
-                       help="experiment directory (default: results/<sweep name>)")
+def _experiment(args: argparse.Namespace) -> Path:
+    """``--results`` if given, else results/<name of the sweep file>."""
+    if getattr(args, "results", None):
+        return Path(args.results)
+    from sweep.config import experiment_dir, load_config
+    return experiment_dir(load_config(args.config))
 
 
+# --- the commands ------------------------------------------------------------------------
 def cmd_plan(args: argparse.Namespace) -> int:
+    from sweep.config import load_config, plan
     cfg = load_config(args.config)
     info = plan(cfg)
     if args.json:
@@ -34,8 +44,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 0
     print(f"sweep {info['name']} ({cfg.path}): {info['total']:,} trials, seeds {info['seeds']}")
     for fam in cfg.families:
-        head = f"  {fam.name} [{fam.model}, {fam.search}]: {info['families'][fam.name]:,} trials"
-        print(head)
+        print(f"  {fam.name} [{fam.model}, {fam.search}]: {info['families'][fam.name]:,} trials")
         for axis, values in info["axes"][fam.name].items():
             print(f"      {axis:<12} {values}")
     b = info["budget"]
@@ -46,69 +55,180 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_collect(args: argparse.Namespace) -> int:
-    from sweep.config import experiment_dir
-    from sweep.results import collect
+def cmd_train_one(args: argparse.Namespace) -> int:
+    from sweep.run.train_one import train_one
+    result, out = train_one(args.config, args.family, args.set or [],
+                            iterations=args.iterations, out=args.out)
+    score = "none (diverged)" if result.score is None else f"{result.score:.4f}"
+    fd = "" if result.fd is None else f", FD = {result.fd:.2f}"
+    print(f"[train-one] status {result.status}, {result.iterations_done:,} iterations "
+          f"({result.ms_per_iteration:.1f} ms each), score I = {score}{fd}, class histogram "
+          f"{result.class_histogram}")
+    print(f"[train-one] wrote {out}/: config.json, record.json, curves.csv, result.json"
+          + (", samples.png, generator.pt" if result.status == "ok" else ""))
+    return 0
+
+
+def cmd_classifier(args: argparse.Namespace) -> int:
+    from evaluator.classifier import train_classifier
+    from models.data import load_mnist
+    from sweep.config import classifier_dir, load_config
 
     cfg = load_config(args.config)
-    exp = experiment_dir(cfg, args.results)
-    if not (exp / "ledger").is_dir():
-        raise UsageError(f"{exp} has no finished trials yet (no ledger/); run `make grid` "
-                         f"(sweep grid -c {cfg.path}) first.")
-    df = collect(exp)
-    counts = df["status"].value_counts().to_dict()
-    print(f"{len(df):,} trials -> {exp / 'trials.parquet'} and trials.csv "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
+    data = load_mnist(cfg.data.source, cfg.data.root)
+    out = Path(args.out) if args.out else classifier_dir(cfg, data.source)
+    m = train_classifier(data, out, epochs=args.epochs, seed=args.seed)
+    print(f"[classifier] {m['data_source']}: test accuracy {m['test_accuracy']:.2%} on "
+          f"{m.get('n_test', '?')} test digits; real-data score {m['real_data_score']:.4f}; "
+          f"saved to {out} (sha256 {m['weights_sha256'][:12]}...)")
     return 0
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
     """Refuse a busy experiment before importing Ray and torch (seconds), then run."""
-    from sweep.config import experiment_dir
-    from sweep.ledger import Ledger
+    from sweep.run.ledger import Ledger
 
-    exp = experiment_dir(load_config(args.config), args.results)
+    exp = _experiment(args)
     if exp.is_dir():
         probe = Ledger(exp)
         probe.lock()  # raises LedgerError naming the running driver's pid
         probe.unlock()
-    return _lazy("sweep.grid", "main_grid")(args)
+    from sweep.run.api import run_sweep
+    run = run_sweep(args.config, results=args.results, address=args.address,
+                    storage_root=args.storage, extend=args.extend, fresh=args.fresh,
+                    retry_errors=args.retry_errors)
+    return run.exit_code
 
 
-def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
-    """Import heavy modules (torch, ray) only for the command that needs them."""
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-        return getattr(importlib.import_module(module), func)(args)
-    return run
+def cmd_status(args: argparse.Namespace) -> int:
+    from sweep.run.status import read_status, render
+    status = read_status(_experiment(args))
+    print(json.dumps(status, indent=2) if args.json else render(status))
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from sweep.run.results import collect
+    exp = _experiment(args)
+    if not (exp / "ledger").is_dir():
+        raise UsageError(f"{exp} has no finished trials yet (no ledger/); run `make grid` "
+                         f"(sweep grid -c {args.config}) first.")
+    df = collect(exp)
+    by_status = df["status"].value_counts().to_dict()
+    print(f"{len(df):,} trials -> {exp / 'trials.parquet'} and trials.csv "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))})")
+    return 0
+
+
+def cmd_histograms(args: argparse.Namespace) -> int:
+    from sweep.report.figures import draw_histograms
+    exp = _experiment(args)
+    result = draw_histograms(exp, out_dir=args.out)
+    out = next(iter(result["files"].values())).parent
+    print(f"figures of {exp} -> {out}: {', '.join(result['files'])}")
+    for note in result["notes"]:
+        print(f"  note: {note}")
+    print(result["summary"]["claim"])
+    return 0
+
+
+def cmd_curves(args: argparse.Namespace) -> int:
+    from sweep.report.curves import draw_curves
+    exp = _experiment(args)
+    path = draw_curves(exp, args.keys, args.out or exp / "figures" / "curves.png")
+    print(f"loss curves of {', '.join(args.keys)} -> {path}")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import ray
+
+    from sweep.run.cluster import auth_token, ray_cli
+    address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
+    try:
+        ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    except (ConnectionError, RuntimeError) as exc:
+        raise UsageError(f"no running Ray instance found ({exc}); start one with `make grid`.")
+    try:
+        url = ctx.dashboard_url or ""
+        print(f"dashboard: {'http://' + url if url and not url.startswith('http') else url}")
+        print(f"token:     {auth_token() or f'(none: run `{ray_cli()} get-auth-token`)'}")
+    finally:
+        ray.shutdown()
+    return 0
+
+
+def cmd_tensorboard(args: argparse.Namespace) -> int:
+    from sweep.run.viewers import tensorboard
+    return tensorboard(_experiment(args), args.port)
+
+
+def cmd_optuna_dashboard(args: argparse.Namespace) -> int:
+    from sweep.run.viewers import optuna_dashboard
+    return optuna_dashboard(_experiment(args), args.port)
+
+
+# --- the parser --------------------------------------------------------------------------
+def _command(sub, name: str, func: Callable, summary: str, example: str,
+             env: tuple[str, ...] = (), notes: str = "") -> argparse.ArgumentParser:
+    epilog = (notes + "\n\n" if notes else "") + f"example:\n  {example}"
+    if env:
+        epilog += "\n\nenvironment:\n" + "\n".join(f"  {e}" for e in env)
+    p = sub.add_parser(name, help=summary, description=summary, epilog=epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=func)
+    return p
+
+
+def _sweep_args(p: argparse.ArgumentParser, results: bool = True) -> None:
+    p.add_argument("-c", "--config", default="sweep.yaml", help="sweep file (default: sweep.yaml)")
+    if results:
+        p.add_argument("--results", default=None,
+                       help="experiment directory (default: results/<sweep name>)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sweep", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        v = version("ebgan-sweep")
+    except PackageNotFoundError:
+        v = "unknown (not installed)"
+    parser = argparse.ArgumentParser(
+        prog="sweep", description="The EBGAN paper's MNIST grid search on Ray Tune: plan it, "
+        "run it, watch it, draw its figures.", epilog="`sweep COMMAND --help` for each "
+        "command's options, an example and the environment variables it reads.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {v}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("plan", help="what a sweep file will run")
-    _add_sweep_args(p, results=False)
+    p = _command(sub, "plan", cmd_plan, "what a sweep file will run (no training)",
+                 "sweep plan -c sweep.yaml --json")
+    _sweep_args(p, results=False)
     p.add_argument("--json", action="store_true", help="machine-readable counts")
-    p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("train-one", help="train and score one configuration, without Ray")
-    _add_sweep_args(p, results=False)
+    p = _command(sub, "train-one", cmd_train_one,
+                 "train and score one configuration, without Ray",
+                 "sweep train-one --family ebgan --set nLayerG=5 sizeD=1024 --iterations 500",
+                 (ENV_DATA,))
+    _sweep_args(p, results=False)
     p.add_argument("--family", required=True, help="a family of the sweep file")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="settings to override")
     p.add_argument("--iterations", type=int, default=None, help="budget in iterations")
     p.add_argument("--out", default=None, help="output folder (default results/train-one/...)")
-    p.set_defaults(func=_lazy("sweep.train_one", "cmd_train_one"))
 
-    p = sub.add_parser("classifier", help="train the scoring MNIST ConvNet")
-    _add_sweep_args(p, results=False)
+    p = _command(sub, "classifier", cmd_classifier, "train the scoring MNIST ConvNet",
+                 "sweep classifier -c sweep.yaml", (ENV_DATA,))
+    _sweep_args(p, results=False)
     p.add_argument("--out", default=None, help="folder (default: score.classifier of the sweep)")
     p.add_argument("--epochs", type=int, default=None, help="default: by training-set size")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_lazy("sweep.classifier_setup", "cmd_classifier"))
 
-    p = sub.add_parser("grid", help="run the sweep on Ray Tune (resumes where it stopped)")
-    _add_sweep_args(p)
+    p = _command(sub, "grid", cmd_grid,
+                 "run the sweep on Ray Tune; resumes where it stopped",
+                 "sweep grid -c examples/smoke.yaml", (ENV_DATA, ENV_RAY, ENV_AWS),
+                 notes="exit codes: 0 every trial has a result; 130 stopped by Ctrl-C (SIGINT); "
+                       "143 stopped by SIGTERM;\n1 stopped early for another reason; 2 refused "
+                       "(bad sweep file, experiment in use, ...)")
+    _sweep_args(p)
     p.add_argument("--address", default=None, help="join this Ray cluster (or set RAY_ADDRESS)")
     p.add_argument("--storage", default=None, help="trial files: path, NFS path or s3:// URI")
     mode = p.add_mutually_exclusive_group()
@@ -118,42 +238,63 @@ def build_parser() -> argparse.ArgumentParser:
                       help="add the sweep file's new configurations to the experiment")
     p.add_argument("--retry-errors", action="store_true",
                    help="run again the trials recorded as error (e.g. after a lost node)")
-    p.set_defaults(func=cmd_grid)
 
-    p = sub.add_parser("collect", help="rebuild trials.parquet/csv from the ledger")
-    _add_sweep_args(p)
-    p.set_defaults(func=cmd_collect)
+    p = _command(sub, "status", cmd_status,
+                 "an experiment's progress from its ledger (no Ray): done by family, ETA",
+                 "sweep status -c sweep.yaml")
+    _sweep_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable status")
 
-    p = sub.add_parser("histograms", help="Figures 2-4 and summary.md from the results table")
-    _add_sweep_args(p)
+    p = _command(sub, "collect", cmd_collect, "rebuild trials.parquet/csv from the ledger",
+                 "sweep collect -c sweep.yaml", (ENV_AWS,))
+    _sweep_args(p)
+
+    p = _command(sub, "histograms", cmd_histograms,
+                 "Figures 2-5 and summary.md from the results table (no Ray)",
+                 "sweep histograms -c examples/smoke.yaml", (ENV_AWS,))
+    _sweep_args(p)
     p.add_argument("--out", default=None, help="output folder (default: <results>/figures)")
-    p.set_defaults(func=_lazy("sweep.histograms", "cmd_histograms"))
 
-    p = sub.add_parser("dashboard", help="URL and token of the running Ray dashboard")
+    p = _command(sub, "curves", cmd_curves, "draw the loss curves of chosen trials",
+                 "sweep curves 1a2b3c4d5e6f7a8b 0f9e8d7c6b5a4938 -c sweep.yaml", (ENV_AWS,))
+    _sweep_args(p)
+    p.add_argument("keys", nargs="+", metavar="KEY", help="trial keys (the trial_key column)")
+    p.add_argument("--out", default=None, help="PNG file (default: <results>/figures/curves.png)")
+
+    p = _command(sub, "dashboard", cmd_dashboard, "URL and token of the running Ray dashboard",
+                 "sweep dashboard", (ENV_RAY,))
     p.add_argument("--address", default=None)
-    p.set_defaults(func=_lazy("sweep.dashboard", "cmd_dashboard"))
+
+    p = _command(sub, "tensorboard", cmd_tensorboard,
+                 "serve the experiment's loss curves with TensorBoard on 127.0.0.1",
+                 "sweep tensorboard -c examples/smoke.yaml --port 6006")
+    _sweep_args(p)
+    p.add_argument("--port", type=int, default=6006)
+
+    p = _command(sub, "optuna-dashboard", cmd_optuna_dashboard,
+                 "serve the experiment's Optuna studies with optuna-dashboard on 127.0.0.1",
+                 "sweep optuna-dashboard -c examples/optuna-margin.yaml --port 8080")
+    _sweep_args(p)
+    p.add_argument("--port", type=int, default=8080)
     return parser
 
 
-# Errors that explain themselves: printed as one paragraph, never as a traceback. Looked up
-# only in modules already imported, so `sweep plan` stays free of torch and Ray.
-USER_ERRORS = {"models.data": "DataError", "evaluator.classifier": "ClassifierError",
-               "sweep.ledger": "LedgerError", "sweep.cluster": "ClusterError",
-               "sweep.experiment": "FiguresError"}
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    found = [getattr(sys.modules[m], name) for m, name in USER_ERRORS.items() if m in sys.modules]
-    return (ConfigError, UsageError, *found)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return args.func(args)
-    except Exception as exc:
-        if not isinstance(exc, _user_errors()):
-            raise
+        return func(args)
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `sweep plan --json | head`: the reader left; that is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except BaseException as exc:  # a second Ctrl-C while a stopped grid cleans up
+        from sweep.run.signals import GridStopped
+        if isinstance(exc, GridStopped):
+            return exc.exit_code
+        raise

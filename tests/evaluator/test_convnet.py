@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from evaluator.convnet import ConvNet
+from evaluator.convnet import FEATURE_DIM, ConvNet
 
 
 def test_three_conv_layers_and_a_linear_readout():
@@ -45,3 +45,15 @@ def test_gradients_reach_every_parameter():
     nn.functional.cross_entropy(net(x), y).backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_features_and_logits_come_from_one_pass():
+    torch.manual_seed(0)
+    net = ConvNet().eval()
+    x = torch.rand(5, 1, 32, 32) * 2 - 1                    # (5, 1, 32, 32)
+    features, logits = net.features_and_logits(x)
+    assert features.shape == (5, FEATURE_DIM) == (5, 64 * 4 * 4) and net.feature_dim == FEATURE_DIM
+    torch.testing.assert_close(logits, net(x), rtol=0, atol=0)
+    # Penultimate: the read-out is one Linear of these features (dropout is off in eval).
+    torch.testing.assert_close(net.head[2](features), logits, rtol=0, atol=0)
+    assert (features >= 0).all()  # after the last ReLU

@@ -3,13 +3,16 @@ import pytest
 import torch
 from torch import nn
 
-from evaluator.sampling import GeneratorScore, classify_log_probs, score_generator
-from models.data import MnistData, load_mnist
+from evaluator.convnet import ConvNet
+from evaluator.frechet import feature_statistics
+from evaluator.sampling import (GeneratorScore, classify_features, classify_log_probs,
+                                score_generator)
+from models.data import MnistData
 
 
 @pytest.fixture(scope="module")
-def data() -> MnistData:
-    return load_mnist("mnist-5k")
+def data(mnist_5k) -> MnistData:
+    return mnist_5k
 
 
 class NearestMean(nn.Module):
@@ -121,3 +124,40 @@ def test_bad_generator_output_is_refused(classifier):
         score_generator(lambda z: torch.zeros(z.shape[0], 784), model, n_samples=10)
     with pytest.raises(ValueError, match="n_samples"):
         score_generator(mlp_generator(), model, n_samples=1)
+
+
+def count_conv_passes(net: ConvNet) -> list[int]:
+    """A counter of the batches that go through ``net``'s conv stack."""
+    count = [0]
+    net.features.register_forward_hook(lambda *args: count.__setitem__(0, count[0] + 1))
+    return count
+
+
+def test_fd_beside_the_score_from_the_same_forward_pass(data):
+    torch.manual_seed(0)
+    net = ConvNet().eval()  # untrained: the identities below hold for any weights
+    passes = count_conv_passes(net)
+    x = data.test_images                                         # (1000, 1, 32, 32)
+    log_probs, features = classify_features(net, x, batch_size=300)
+    assert log_probs.shape == (1000, 10) and features.shape == (1000, 1024)
+    assert passes[0] == 4  # 300 + 300 + 300 + 100
+    reference = feature_statistics(features)
+    plain = score_generator(RealDigits(x), net, n_samples=1000, batch_size=250)
+    assert plain.fd is None and passes[0] == 4 + 4
+    scored = score_generator(RealDigits(x), net, n_samples=1000, batch_size=250,
+                             reference=reference)
+    # One pass per batch gives both log p(y|x) and the features: never a second one.
+    assert passes[0] == 4 + 4 + 4
+    # The samples are the reference's own images: FD 0, and I is unchanged by asking for FD.
+    assert scored.fd == pytest.approx(0.0, abs=1e-6 * float(reference.cov.trace()))
+    assert scored.score == pytest.approx(plain.score, rel=1e-6)
+    assert scored.class_histogram == plain.class_histogram
+    collapsed = score_generator(ConstantGenerator(x[0]), net, n_samples=300, reference=reference)
+    assert collapsed.fd > 0.1 * float(reference.cov.trace())
+
+
+def test_fd_needs_a_classifier_with_features(classifier, data):
+    model, _ = classifier
+    reference = feature_statistics(torch.rand(10, 1024))
+    with pytest.raises(TypeError, match="features_and_logits"):
+        score_generator(RealDigits(data.test_images), model, n_samples=10, reference=reference)

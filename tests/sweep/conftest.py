@@ -17,5 +17,6 @@ def small_classifier(tmp_path_factory) -> Path:
     from models.data import load_mnist
 
     out = tmp_path_factory.mktemp("classifier")
-    train_classifier(load_mnist("mnist-5k"), out, epochs=1, log=lambda line: None)
+    train_classifier(load_mnist("mnist-5k"), out, epochs=1, log=lambda line: None,
+                     probe_samples=500)
     return out

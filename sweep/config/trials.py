@@ -1,0 +1,119 @@
+"""A SweepConfig -> its trials: every grid point of every family, once per seed.
+
+A trial's settings are the sweep's ``defaults`` and ``budget``, overridden by the family's
+axes, as a :class:`models.config.TrialConfig`. Optuna families are sampled at run time
+(``sweep/run/optuna.py``) from :func:`base_settings` and the searched axes.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from models.config import TrialConfig
+from sweep.config.sweep_file import Family, SweepConfig
+
+
+def base_settings(cfg: SweepConfig, family: Family, seed: int) -> dict[str, Any]:
+    """The settings every trial of ``family`` shares before its axes are applied."""
+    return {"family": family.name, "model": family.model, **asdict(cfg.defaults),
+            "seed": seed, **asdict(cfg.budget)}
+
+
+def grid_trials(cfg: SweepConfig, family: Family) -> list[TrialConfig]:
+    """Every grid point of ``family``, seed by seed, in the sweep file's axis order."""
+    names = list(family.axes)
+    out = []
+    for seed in cfg.seeds:
+        base = base_settings(cfg, family, seed)
+        for point in itertools.product(*(family.axes[a] for a in names)):
+            out.append(TrialConfig.from_dict({**base, **dict(zip(names, point))}))
+    return out
+
+
+def trials(cfg: SweepConfig) -> list[TrialConfig]:
+    """Every grid trial of the sweep (Optuna families are sampled at run time)."""
+    return [t for f in cfg.families if f.search == "grid" for t in grid_trials(cfg, f)]
+
+
+def one_trial(cfg: SweepConfig, family_name: str, settings: list[str],
+              iterations: int | None = None) -> TrialConfig:
+    """The family's first grid point with ``KEY=VALUE`` overrides (``sweep train-one``);
+    values are parsed as YAML and checked like the sweep file's."""
+    import yaml
+
+    from models.config import TrialConfigError
+    from sweep.config.sweep_file import ConfigError
+
+    names = [f.name for f in cfg.families]
+    if family_name not in names:
+        raise ConfigError(f"--family: unknown family {family_name!r}; {cfg.path} has "
+                          f"{', '.join(names)}.")
+    family = cfg.family(family_name)
+    values = base_settings(cfg, family, cfg.seeds[0])
+    overrides = {}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set: {item!r} is not KEY=VALUE.")
+        if key not in values and key not in family.axes:
+            allowed = sorted((set(values) | set(family.axes)) - {"family", "model"})
+            raise ConfigError(f"--set: unknown setting {key!r} (got {item!r}); expected one "
+                              f"of {', '.join(allowed)}.")
+        overrides[key] = yaml.safe_load(raw)
+    for axis, spec in family.axes.items():
+        if axis in overrides:
+            continue
+        if not isinstance(spec, tuple):
+            raise ConfigError(f"--set: axis {axis} of family {family_name} is a distribution; "
+                              f"give it a value with --set {axis}=...")
+        values[axis] = spec[0]
+    values.update(overrides)
+    if iterations is not None:
+        values["iterations"] = iterations
+    try:
+        return TrialConfig.from_dict(values)
+    except TrialConfigError as bad:
+        raise ConfigError(f"--set: {bad}.") from None
+
+
+def family_count(cfg: SweepConfig, family: Family) -> int:
+    if family.search == "optuna":
+        return family.trials * len(cfg.seeds)
+    return math.prod(len(v) for v in family.axes.values()) * len(cfg.seeds)
+
+
+def counts(cfg: SweepConfig) -> dict[str, int]:
+    return {f.name: family_count(cfg, f) for f in cfg.families}
+
+
+def classifier_dir(cfg: SweepConfig, source: str) -> Path:
+    """The scoring classifier's folder; ``auto`` keeps one per data source."""
+    if cfg.score.classifier == "auto":
+        return Path("results") / "classifier" / source
+    return Path(cfg.score.classifier)
+
+
+def experiment_dir(cfg: SweepConfig, results: str | Path | None = None) -> Path:
+    """Where an experiment lives: ``--results DIR``, else ``results/<sweep name>``."""
+    return Path(results) if results else Path("results") / cfg.name
+
+
+def plan(cfg: SweepConfig) -> dict[str, Any]:
+    """What ``sweep plan`` prints: counts, axes, budget (JSON-ready; also plan.json)."""
+    n = counts(cfg)
+    return {
+        "name": cfg.name,
+        "families": n,
+        "total": sum(n.values()),
+        "seeds": list(cfg.seeds),
+        "axes": {f.name: {a: (list(v) if isinstance(v, tuple) else v) for a, v in f.axes.items()}
+                 for f in cfg.families},
+        "search": {f.name: f.search for f in cfg.families},
+        "budget": asdict(cfg.budget),
+        "defaults": asdict(cfg.defaults),
+        "data": asdict(cfg.data),
+        "score_samples": cfg.score.samples,
+    }

@@ -1,0 +1,2 @@
+"""Reporting: experiment -> panels -> summary -> figures, from the results table alone
+(never Ray)."""

@@ -1,0 +1,226 @@
+"""Run a sweep: the programmatic API behind `sweep grid`, `make bench` and the tests.
+
+sweep.yaml -> trials -> (minus the ledger's finished ones) -> units in a seeded hand-out
+order -> Ray Tune (UnitSearcher; Optuna families through FamilySearcher) -> ledger ->
+trials.parquet. Running it again continues the experiment: finished configurations are
+skipped, unfinished ones resume from their last checkpoint.
+
+    from sweep.run.api import run_sweep
+    run = run_sweep("examples/smoke.yaml", results="results/smoke")
+    run.exit_code, run.counts, run.table
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from models.config import TrialConfig
+from sweep.config import SweepConfig, counts, experiment_dir, load_config, trials
+from sweep.run import checkpoints, cluster, estimate, experiment, storage
+from sweep.run.ledger import Ledger
+from sweep.run.signals import GridStopped, stop_on_signals
+
+# Ray Tune settings for a grid, set by run_sweep (a user's own value wins): the ledger is
+# the record of the experiment, so Tune's periodic snapshot (which grows with the trials)
+# is rare; loggers are chosen explicitly (JSON for ExperimentAnalysis, TensorBoard).
+TUNE_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "600", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+            "RAY_AIR_NEW_OUTPUT": "0"}
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What a run of a sweep did."""
+    state: str                 # finished | stopped | incomplete
+    exit_code: int             # 0 finished, 130 / 143 stopped by SIGINT / SIGTERM, 1 incomplete
+    experiment: Path
+    table: Path
+    total: int                 # configurations the sweep plans
+    done: int                  # configurations with a final result (ok, diverged or error)
+    counts: dict[str, int]     # the table by status
+    ran: int                   # configurations finished by this run
+    units: int                 # Ray Tune trials this run planned for the grid families
+    slots: int                 # trials at a time
+    wall_s: float
+    first_trial_s: float | None = None  # from the plan line to the first trial running
+    handed_out: int = 0        # grid units handed to Ray Tune
+    hand_out_s: float = 0.0    # time the searcher spent handing them out
+    signal: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def run_sweep(config: str | Path | SweepConfig, *, results: str | Path | None = None,
+              address: str | None = None, storage_root: str | None = None,
+              extend: bool = False, fresh: bool = False, retry_errors: bool = False,
+              log: Callable[..., None] = print,
+              trainable: Callable[..., None] | None = None) -> SweepRun:
+    """Run (or continue) the sweep; see the module docstring.
+
+    ``trainable(config, payload)`` replaces the trial function (tests inject faults with
+    it; the bench makes trials return at once); it must report a final result as
+    ``sweep.run.trainable.run_trial`` does.
+    """
+    started = time.monotonic()
+    for key, value in TUNE_ENV.items():
+        os.environ.setdefault(key, value)
+    cfg = config if isinstance(config, SweepConfig) else load_config(config)
+    exp = experiment_dir(cfg, results)
+    ledger = Ledger(exp)
+    if fresh:
+        ledger.lock()  # held while renaming: no other driver may start in between
+        try:
+            moved = ledger.set_aside()
+        finally:
+            ledger.unlock()
+        if moved:
+            log(f"--fresh: the earlier experiment was moved to {moved}")
+    ledger.lock()
+    state: dict[str, Any] = {"conn": None, "stopped": None}
+    try:
+        try:
+            run = _run(cfg, exp, ledger, state, address=address, storage_root=storage_root,
+                       extend=extend, retry_errors=retry_errors, log=log, trainable=trainable)
+        except GridStopped as stop:
+            state["stopped"] = stop
+            log(f"[grid] {stop.name}: stopping now; the trials running were not finished "
+                "and run again (from their last checkpoint) next time", flush=True)
+            run = state.get("run", {})
+        return _finish(cfg, exp, run, state, started, log)
+    finally:
+        ledger.unlock()
+        conn = state["conn"]
+        if conn is not None and conn.started_here:
+            import ray
+            ray.shutdown()
+
+
+def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, storage_root,
+         extend, retry_errors, log, trainable) -> dict[str, Any]:
+    from models.data import load_mnist
+    from sweep.run.classifier_setup import ensure_classifier
+
+    grid = trials(cfg)
+    ids = experiment.sweep_ids(cfg, grid)
+    experiment.check_sweep(cfg, ledger, ids, extend=extend)
+    entries = ledger.entries()
+    pending = experiment.pending_keys(grid, entries, retry_errors=retry_errors)
+    total = sum(counts(cfg).values())
+    n_fam = ", ".join(f"{k} {v:,}" for k, v in counts(cfg).items())
+    log(f"[plan] {cfg.name}: {total:,} trials ({n_fam}); {len(grid) - len(pending):,} already "
+        f"finished, {len(pending):,} grid trials to run")
+    data = load_mnist(cfg.data.source, cfg.data.root, flatten=True)
+    clf = ensure_classifier(cfg, data, log=log)
+    experiment.check_comparable(entries, exp, data.source, clf.sha256)
+    root = storage.resolve(storage_root or cfg.storage, exp)
+    storage.record_root(exp, root)
+    mirror_to = root if storage.is_elsewhere(root, exp) else None
+
+    conn = state["conn"] = cluster.connect(address, env=storage.worker_env(root))
+    with stop_on_signals():
+        for line in cluster.dashboard_lines(conn):
+            log(line)
+        nodes = cluster.alive_nodes()
+        log(f"[storage] trial files: {storage.join(root, 'trials')}"
+            + ("; ledger and table also copied there" if mirror_to else ""))
+        if (storage_root or cfg.storage) is None and len(cluster.node_hosts()) > 1:
+            log(f"[storage] warning: this cluster spans several machines but trial files go to "
+                f"{root} on the disk of whichever node runs the trial; set `storage:` in the "
+                "sweep file (or --storage) to an NFS path or an s3:// URI")
+        request = cluster.per_trial(cfg.resources, nodes)
+        slots = cluster.concurrent_slots(request, nodes, cfg.resources.max_concurrent_trials)
+        from sweep.run import packing, units as units_mod
+        split = packing.splitter(cfg.resources, request, log=log)
+        units = units_mod.plan_units(grid, pending, seed=_order_seed(cfg), split=split,
+                                     resume_from=checkpoints.recorded(exp))
+        resumed = sum(1 for u in units if u.resume_from)
+        experiment.record_sweep(cfg, exp, ledger, ids, clf.manifest)
+        est = _estimate(cfg, entries, units, data.train_images, slots, int(request["cpu"]))
+        budget = (f"{cfg.budget.iterations} iterations" if cfg.budget.iterations
+                  else f"{cfg.budget.epochs} epochs")
+        packed = sum(1 for u in units if u.is_pack)
+        log(f"[plan] budget {budget} of {len(data.train_images):,} {data.source} images, batch "
+            f"{cfg.budget.batch_size}; {cfg.score.samples:,} score samples; {len(units):,} Ray "
+            f"Tune trials ({packed:,} packs); per trial {request['cpu']:g} CPU + "
+            f"{request['gpu']:g} GPU; {slots} at a time on {cluster.describe_nodes(nodes)}"
+            + (f"; {resumed:,} resume from a checkpoint" if resumed else ""))
+        log(f"[plan] estimated time: {estimate.format_duration(est.total_seconds())} for the "
+            "grid on these resources" + (f" (the classifier took {clf.trained_s:.0f} s before)"
+                                         if clf.trained_s else ""), flush=True)
+        state["plan_at"] = time.monotonic()
+        from sweep.run.tuning import Fitter
+        fitter = Fitter(cfg, exp, ledger, root, data, clf, request, slots, est, total,
+                        len(grid) - len(pending) + _optuna_done(cfg, entries), mirror_to,
+                        log, trainable)
+        state["run"] = {"fitter": fitter, "units": len(units), "slots": slots}
+        fitter.grid(units)
+        for fam in (f for f in cfg.families if f.search == "optuna"):
+            fitter.optuna(fam)
+    return state["run"]
+
+
+def _order_seed(cfg: SweepConfig) -> int:
+    from models.streams import derive_seed
+    return derive_seed("hand-out order", *cfg.seeds)
+
+
+def _optuna_done(cfg: SweepConfig, entries: dict[str, dict]) -> int:
+    names = {f.name for f in cfg.families if f.search == "optuna"}
+    return sum(1 for e in entries.values() if e.get("family") in names)
+
+
+def _estimate(cfg: SweepConfig, entries: dict[str, dict], units: list, images, slots: int,
+              threads: int) -> estimate.Estimate:
+    configs: list[TrialConfig] = [m for u in units for m in u.members]
+    n_optuna = sum(f.trials * len(cfg.seeds) for f in cfg.families if f.search == "optuna")
+    mean = estimate.from_history(list(entries.values()))
+    if mean is not None:
+        prior = [mean] * (len(configs) + n_optuna)
+    else:
+        prior = estimate.config_seconds(configs, images, cfg.score.samples, threads)
+        prior += [sum(prior) / len(prior)] * n_optuna if prior else []
+    overhead = estimate.TRIAL_OVERHEAD_S * (len(units) + n_optuna)
+    if prior:
+        prior = [p + overhead / len(prior) for p in prior]
+    return estimate.Estimate(prior, slots)
+
+
+def _finish(cfg: SweepConfig, exp: Path, run: dict, state: dict, started: float,
+            log) -> SweepRun:
+    from sweep.run.results import collect
+
+    fitter = run.get("fitter")
+    df = collect(exp, mirror=False, log=log)
+    if fitter is not None and fitter.mirror_to:
+        storage.try_mirror_experiment(exp, fitter.mirror_to, log=log)
+    total = sum(counts(cfg).values())
+    by_status = {str(k): int(v) for k, v in df["status"].value_counts().items()} if len(df) else {}
+    stopped: GridStopped | None = state["stopped"]
+    done = len(df)
+    if done >= total:
+        result_state, code = "finished", 0
+    elif stopped is not None:
+        result_state, code = "stopped", stopped.exit_code
+    else:
+        result_state, code = "incomplete", 1
+    log(f"[grid] {result_state}: {done:,} of {total:,} trials in {exp / 'trials.parquet'} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))})")
+    if result_state != "finished":
+        log("[grid] run the same command again to continue: finished trials are kept, "
+            "the rest run")
+    plan_at = state.get("plan_at")
+    first = fitter.first_trial_at if fitter is not None else None
+    return SweepRun(
+        state=result_state, exit_code=code, experiment=exp, table=exp / "trials.parquet",
+        total=total, done=done, counts=by_status, ran=fitter.ran if fitter else 0,
+        units=run.get("units", 0), slots=run.get("slots", 0),
+        wall_s=time.monotonic() - started,
+        first_trial_s=(first - plan_at) if first is not None and plan_at is not None else None,
+        handed_out=fitter.handed_out if fitter else 0,
+        hand_out_s=fitter.hand_out_s if fitter else 0.0,
+        signal=stopped.name if stopped is not None else None)
+
+
+logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)

@@ -1,0 +1,161 @@
+"""The Ray Tune trainable: one trial = one unit (a configuration or a pack), trained,
+checkpointed, scored and stored.
+
+The heavy shared inputs (training images, classifier weights, the FD reference) reach
+every trial through the object store (``tune.with_parameters``), so a worker on another
+node needs neither the MNIST files nor the classifier folder. Progress goes to Ray Tune
+(live metrics, TensorBoard), to the worker's log (one line per report, shown by the Ray
+dashboard for that actor) and, with checkpoints, to the experiment's storage.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from ray import tune
+from ray.tune.trainable.function_trainable import wrap_function
+
+from evaluator.convnet import ConvNet
+from models.train import default_device
+from sweep.run import checkpoints
+from sweep.run.result import OBJECTIVE, TrialResult
+from sweep.run.trial import Hooks, Scorer, finish_unit, make_trainer, results_of, train_unit
+from sweep.run.units import Unit
+
+
+@dataclass(frozen=True)
+class Payload:
+    """What every trial shares; put in the object store once by the driver."""
+    train_images: np.ndarray      # (N, 1024) float32 in [-1, 1]
+    data_source: str              # "mnist" or "mnist-5k"
+    classifier_state: dict        # ConvNet state_dict
+    classifier_args: dict         # ConvNet constructor arguments (from its manifest)
+    classifier_sha256: str
+    fd_reference: Any             # real-data feature statistics for the FD, or None
+    storage_root: str             # local path or URI
+    score_samples: int
+    cpus_per_trial: float
+    checkpoint_every_s: float
+
+
+def node_name() -> str:
+    try:
+        import ray
+        return ray.get_runtime_context().get_node_id()[:12]
+    except Exception:  # outside Ray (tests of the pieces)
+        return "local"
+
+
+def _log(unit: Unit, message: str) -> None:
+    """One line in this worker's log (the Ray dashboard shows it for the trial's actor)."""
+    print(f"[{unit.label}] {message}", flush=True)
+
+
+def _metrics(unit: Unit, it: int, values: list[dict[str, float]]) -> dict[str, Any]:
+    """Live metrics: one TensorBoard run per trial; a pack's members as '<key>/loss_d'."""
+    out: dict[str, Any] = {"iteration": it, "timesteps_total": it, "final": False, OBJECTIVE: 0.0}
+    if not unit.is_pack:
+        out.update(values[0])
+    else:
+        for member, v in zip(unit.members, values):
+            out.update({f"{member.key}/{q}": x for q, x in v.items()})
+    return out
+
+
+def _resume_state(unit: Unit) -> tuple[dict | None, str | None]:
+    """The newest usable checkpoint: this run's (a retried trial), else an earlier run's."""
+    sources: list[tuple[str, Callable[[], dict]]] = []
+    ckpt = tune.get_checkpoint()
+    if ckpt is not None:
+        def from_tune() -> dict:
+            with ckpt.as_directory() as folder:
+                return checkpoints.read_state(folder, unit.unit_id)
+        sources.append((f"the retried trial's checkpoint {ckpt.path}", from_tune))
+    if unit.resume_from:
+        sources.append((f"the earlier run's checkpoint {unit.resume_from}",
+                        lambda: checkpoints.read_state(unit.resume_from, unit.unit_id)))
+    notes = []
+    for label, load in sources:
+        try:
+            return load(), ("; ".join(notes) or None)
+        except checkpoints.CheckpointError as bad:
+            notes.append(str(bad))
+            _log(unit, f"warning: cannot resume from {label}: {bad}")
+    if notes:
+        _log(unit, "starting from scratch")
+    return None, ("; ".join(notes) + "; restarted from scratch") if notes else None
+
+
+def run_trial(config: dict[str, Any], payload: Payload, hooks: Hooks | None = None) -> None:
+    """Train a unit (resuming from its checkpoint), score, store; report to Ray Tune."""
+    unit = Unit.from_config(config)
+    # Concurrent trials share the machine: each uses only the CPUs it was given.
+    torch.set_num_threads(max(1, int(math.floor(payload.cpus_per_trial))))
+    device = default_device()
+    images = torch.from_numpy(np.array(payload.train_images, copy=True))  # (N, 1024)
+    trainer = make_trainer(unit, images, device)
+    state, note = _resume_state(unit)
+    if state is not None:
+        trainer.load_state_dict(state)
+    _log(unit, f"{unit.describe()} on {device}: "
+               + (f"resumed at iteration {trainer.iteration:,}" if state else "started")
+               + f", {trainer.total:,} iterations planned")
+    policy = checkpoints.CheckpointPolicy(payload.checkpoint_every_s)
+    last: dict[str, Any] = {"iteration": trainer.iteration, "final": False, OBJECTIVE: 0.0}
+
+    def progress(it: int, values: list[dict[str, float]]) -> None:
+        last.clear()
+        last.update(_metrics(unit, it, values))
+        tune.report(dict(last))
+        shown = ", ".join(f"{q} {x:.4f}" for q, x in values[0].items() if q != "iteration")
+        _log(unit, f"iteration {it:,}/{trainer.total:,}: {shown}"
+                   + (f" (first of {len(values)} members)" if unit.is_pack else ""))
+
+    def save(tr: Any) -> None:
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
+            checkpoints.write_state(tr.state_dict(), Path(tmp), unit.unit_id)
+            tune.report({**last, "checkpoint_iteration": tr.iteration},
+                        checkpoint=tune.Checkpoint.from_directory(tmp))
+        policy.saved(time.perf_counter() - t0)
+
+    train_unit(trainer, progress=progress, checkpoint=save, due=policy.due, hooks=hooks)
+    classifier = ConvNet(**payload.classifier_args)
+    classifier.load_state_dict(payload.classifier_state)
+    scorer = Scorer(classifier, payload.classifier_sha256, payload.score_samples,
+                    payload.data_source, payload.fd_reference)
+    results = finish_unit(unit, results_of(trainer), scorer, device=device,
+                          storage_root=payload.storage_root, node=node_name(), note=note)
+    _log(unit, "finished: " + ", ".join(f"{m.key} {r.status} I={r.score}"
+                                        for m, r in zip(unit.members, results)))
+    tune.report(final_report(results))
+
+
+def final_report(results: list[TrialResult]) -> dict[str, Any]:
+    """The last report: every member's result (as JSON text, which no logger tries to plot)."""
+    return {"final": True, "results": json.dumps([r.to_dict() for r in results]),
+            OBJECTIVE: max(r.objective for r in results)}
+
+
+def make_trainable(payload: Payload, resources: dict[str, float],
+                   fn: Callable[..., None] = run_trial) -> type:
+    """The Tune trainable: ``fn(config, payload)`` as an actor class whose repr (the name
+    the Ray dashboard shows for the actor) is the configuration it trains."""
+    base = wrap_function(tune.with_parameters(fn, payload=payload))
+
+    class SweepTrial(base):  # type: ignore[misc, valid-type]
+        def __repr__(self) -> str:
+            try:
+                return Unit.from_config(self.config).describe()
+            except Exception:  # no config yet: Tune's placeholder actor
+                return "sweep trial"
+
+    SweepTrial.__name__ = SweepTrial.__qualname__ = "SweepTrial"
+    return tune.with_resources(SweepTrial, resources)

@@ -1,0 +1,46 @@
+"""`sweep tensorboard` and `sweep optuna-dashboard`: the experiment's viewers on 127.0.0.1.
+
+TensorBoard reads the event files Ray Tune's TensorBoard logger writes under
+``<storage>/tune/`` (one run per trial, named by family and key); optuna-dashboard reads
+the Optuna studies of the experiment (``optuna.journal``). Both bind to 127.0.0.1 only:
+from another machine, tunnel with ``ssh -N -L PORT:127.0.0.1:PORT HOST``.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from models.errors import UserError
+from sweep.run import storage
+
+
+def _tool(name: str) -> str:
+    exe = Path(sys.executable).with_name(name)
+    if not exe.exists():
+        raise UserError(f"{name} is not installed beside this Python ({exe}); run `make setup`.")
+    return str(exe)
+
+
+def tensorboard(exp: Path, port: int) -> int:
+    root = storage.recorded_root(exp) or str(Path(exp).resolve())
+    logdir = storage.join(root, "tune")
+    if not storage.is_uri(logdir) and not Path(logdir).is_dir():
+        raise UserError(f"no Ray Tune folder at {logdir}: run `make grid` first.")
+    runs = len(list(Path(logdir).glob("*/*/events.out.tfevents.*"))) if not storage.is_uri(
+        logdir) else "?"
+    print(f"TensorBoard on http://127.0.0.1:{port} for {logdir} ({runs} trial runs); "
+          "Ctrl-C stops it", flush=True)
+    return subprocess.call([_tool("tensorboard"), "--logdir", logdir, "--host", "127.0.0.1",
+                            "--port", str(port)])
+
+
+def optuna_dashboard(exp: Path, port: int) -> int:
+    journal = Path(exp) / "optuna.journal"
+    if not journal.is_file():
+        raise UserError(f"no Optuna study in {exp} ({journal.name} missing): the sweep has no "
+                        "`search: optuna` family, or it has not run yet.")
+    print(f"optuna-dashboard on http://127.0.0.1:{port} for {journal}; Ctrl-C stops it",
+          flush=True)
+    return subprocess.call([_tool("optuna-dashboard"), "--host", "127.0.0.1", "--port",
+                            str(port), str(journal)])
