@@ -66,8 +66,8 @@ class Resources:
     max_failures: int = 2      # retries of a trial that raises before it is recorded as `error`
     pack: int | str = "auto"   # configurations per Ray Tune trial: auto | 1 | a maximum
     checkpoint_every: float = DEFAULT_CHECKPOINT_EVERY_S  # seconds between trial checkpoints
-    reuse_actors: bool = False  # True: faster for many tiny trials; the dashboard then
-    #                             names each worker by its first trial only
+    reuse_actors: bool | str = "auto"  # auto: reuse Ray workers when trials are short (a
+    #   fresh worker costs seconds), else one per trial, named by its configuration
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ RESOURCE_CHECKS: dict[str, Callable] = {
     "gpu": auto_or(number(0.0, hi_open=False)),
     "max_concurrent_trials": optional(integer(1)), "max_failures": integer(0),
     "pack": auto_or(integer(1)), "checkpoint_every": duration,
-    "reuse_actors": CHECKS["dropoutD"],  # a boolean
+    "reuse_actors": auto_or(CHECKS["dropoutD"]),  # auto, or a boolean
 }
 
 

@@ -134,7 +134,7 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, s
         from sweep.run import packing, units as units_mod
         split = packing.splitter(cfg.resources, request, log=log)
         units = units_mod.plan_units(grid, pending, seed=_order_seed(cfg), split=split,
-                                     resume_from=checkpoints.recorded(exp))
+                                     resume_from=checkpoints.Index(exp).locations())
         resumed = sum(1 for u in units if u.resume_from)
         experiment.record_sweep(cfg, exp, ledger, ids, clf.manifest)
         est = _estimate(cfg, entries, units, data.train_images, slots, int(request["cpu"]))
@@ -184,7 +184,7 @@ def _estimate(cfg: SweepConfig, entries: dict[str, dict], units: list, images, s
     overhead = estimate.TRIAL_OVERHEAD_S * (len(units) + n_optuna)
     if prior:
         prior = [p + overhead / len(prior) for p in prior]
-    return estimate.Estimate(prior, slots)
+    return estimate.Estimate(prior, slots, units=len(units) + n_optuna)
 
 
 def _finish(cfg: SweepConfig, exp: Path, run: dict, state: dict, started: float,

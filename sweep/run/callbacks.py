@@ -65,6 +65,8 @@ class LedgerCallback(tune.Callback):
         self.running = 0
         self.last_finished: str | None = None
         self.started_units = 0
+        self.index = checkpoints.Index(ledger.exp_dir)
+        self._recovered: set[str] = set()  # trials whose next report starts a new attempt
 
     # --- Tune's hooks ---------------------------------------------------------------------
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
@@ -75,18 +77,34 @@ class LedgerCallback(tune.Callback):
         self.started_units += 1
         self._publish(trials)
 
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        if result.get("final") or "attempt_start" not in result:
+            return
+        unit = Unit.from_config(trial.config)
+        self.index.progress(unit.unit_id, int(result["attempt_start"]), int(result["iteration"]),
+                            new_attempt=trial.trial_id in self._recovered)
+        self._recovered.discard(trial.trial_id)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._recovered.add(trial.trial_id)  # retried: its next report is a new attempt
+
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any,
                       **info: Any) -> None:
         unit = Unit.from_config(trial.config)
-        location = storage.location_of(checkpoint.filesystem, checkpoint.path)
-        checkpoints.record(self.ledger.exp_dir, unit.unit_id, location,
-                           (trial.last_result or {}).get("checkpoint_iteration"))
+        self.index.checkpointed(unit.unit_id,
+                                storage.location_of(checkpoint.filesystem, checkpoint.path))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         unit = Unit.from_config(trial.config)
         result = trial.last_result or {}
         if result.get("final") and result.get("results"):
             results = [TrialResult.from_dict(r) for r in json.loads(result["results"])]
+            attempts = self.index.attempts(unit.unit_id)
+            for r in results:  # what every attempt ran, lost ones included (the driver saw them)
+                if attempts and r.iterations_done is not None:
+                    r.iterations_run = checkpoints.iterations_run(attempts, r.iterations_done)
+                    r.attempts = json.dumps([a[0] for a in attempts])
         else:
             results = [TrialResult.failed("the trial ended without a final result",
                                           order=o) for o in unit.orders]
@@ -94,7 +112,7 @@ class LedgerCallback(tune.Callback):
         latest = getattr(trial, "checkpoint", None)
         also = [storage.location_of(latest.filesystem, latest.path)] if latest else []
         try:
-            checkpoints.forget(self.ledger.exp_dir, unit.unit_id, also)
+            self.index.forget(unit.unit_id, also)
         except Exception as exc:  # a leftover checkpoint costs disk space, not results
             self.log(f"[checkpoint] warning: could not remove {unit.label}'s checkpoint: "
                      f"{type(exc).__name__}: {exc}", flush=True)

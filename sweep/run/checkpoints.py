@@ -93,31 +93,63 @@ class CheckpointPolicy:
         self.saved_count += 1
 
 
-# --- the driver's index: unit id -> where its last checkpoint is ---------------------------
-def record(exp_dir: Path, unit_id: str, location: str, iteration: int | None) -> None:
-    atomic.write_text(Path(exp_dir) / INDEX_DIR / f"{unit_id}.json",
-                      json.dumps({"location": location, "iteration": iteration}))
+# --- the driver's index of unfinished units --------------------------------------------------
+class Index:
+    """Per unfinished unit (``<experiment>/checkpoints/<unit id>.json``): where its last
+    checkpoint is, and its attempts as [start iteration, furthest iteration reported].
+
+    Kept by the driver as results and checkpoints arrive, so a rerun after the driver died
+    resumes each unit from its checkpoint and still knows what the lost attempts ran.
+    """
+
+    def __init__(self, exp_dir: Path) -> None:
+        self.dir = Path(exp_dir) / INDEX_DIR
+        self.entries: dict[str, dict[str, Any]] = {}
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                entry = json.loads(path.read_text())
+                self.entries[path.stem] = {"location": entry.get("location"),
+                                           "attempts": list(entry.get("attempts") or [])}
+            except (OSError, ValueError, AttributeError):
+                continue  # a torn entry means no usable checkpoint, not a failed grid
+
+    def locations(self) -> dict[str, str]:
+        """unit id -> its last checkpoint, for the units an earlier run left unfinished."""
+        return {u: e["location"] for u, e in self.entries.items() if e["location"]}
+
+    def attempts(self, unit_id: str) -> list[list[int]]:
+        return [list(a) for a in self.entries.get(unit_id, {}).get("attempts", [])]
+
+    def _save(self, unit_id: str) -> None:
+        atomic.write_text(self.dir / f"{unit_id}.json", json.dumps(self.entries[unit_id]))
+
+    def checkpointed(self, unit_id: str, location: str) -> None:
+        self.entries.setdefault(unit_id, {"location": None, "attempts": []})["location"] = location
+        self._save(unit_id)
+
+    def progress(self, unit_id: str, start: int, iteration: int, new_attempt: bool) -> None:
+        """A report of the attempt that started at ``start`` has reached ``iteration``."""
+        entry = self.entries.setdefault(unit_id, {"location": None, "attempts": []})
+        attempts = entry["attempts"]
+        if new_attempt or not attempts or attempts[-1][0] != start:
+            attempts.append([start, iteration])
+        else:
+            attempts[-1][1] = max(attempts[-1][1], iteration)
+        self._save(unit_id)
+
+    def forget(self, unit_id: str, also: list[str] = ()) -> None:
+        """Remove a finished unit's checkpoints (the indexed one and ``also``) and its entry."""
+        entry = self.entries.pop(unit_id, {})
+        for location in dict.fromkeys([*also, entry.get("location")]):
+            if location:
+                storage.delete_dir(location)
+        (self.dir / f"{unit_id}.json").unlink(missing_ok=True)
 
 
-def recorded(exp_dir: Path) -> dict[str, str]:
-    """unit id -> checkpoint location, for the units an earlier run left unfinished."""
-    out = {}
-    for path in sorted((Path(exp_dir) / INDEX_DIR).glob("*.json")):
-        try:
-            out[path.stem] = json.loads(path.read_text())["location"]
-        except (OSError, ValueError, KeyError):
-            continue  # a torn entry means no usable checkpoint, not a failed grid
-    return out
-
-
-def forget(exp_dir: Path, unit_id: str, also: list[str] = ()) -> None:
-    """Remove a finished unit's checkpoints (the indexed one and ``also``) and its entry."""
-    entry = Path(exp_dir) / INDEX_DIR / f"{unit_id}.json"
-    locations = list(also)
-    try:
-        locations.append(json.loads(entry.read_text())["location"])
-    except (OSError, ValueError, KeyError):
-        pass
-    for location in dict.fromkeys(locations):
-        storage.delete_dir(location)
-    entry.unlink(missing_ok=True)
+def iterations_run(attempts: list[list[int]], done: int) -> int:
+    """Iterations computed over all attempts: each lost attempt from its start to the furthest
+    iteration it reported, the last one from its start to the end (``done``)."""
+    if not attempts:
+        return done
+    lost = sum(max(0, reached - start) for start, reached in attempts[:-1])
+    return lost + done - attempts[-1][0]

@@ -73,9 +73,10 @@ class Estimate:
     """Remaining time = remaining configurations / measured throughput, or, before any
     finished, their prior seconds spread over the concurrent slots."""
 
-    def __init__(self, prior_seconds: list[float], slots: int,
+    def __init__(self, prior_seconds: list[float], slots: int, units: int | None = None,
                  clock=time.monotonic) -> None:
-        self.prior = prior_seconds      # per unit still to run, from timing or history
+        self.prior = prior_seconds      # per configuration still to run
+        self.units = len(prior_seconds) if units is None else units  # Ray Tune trials
         self.slots = max(1, slots)
         self.clock = clock
         self.finished_seconds: list[float] = []
@@ -93,6 +94,10 @@ class Estimate:
 
     def total_seconds(self) -> float:
         return sum(self.prior) / self.slots
+
+    def mean_unit_seconds(self) -> float:
+        """Expected seconds of one Ray Tune trial (a configuration or a pack)."""
+        return sum(self.prior) / max(1, self.units)
 
     def remaining_seconds(self, remaining: int) -> float:
         """``remaining`` configurations still to finish."""

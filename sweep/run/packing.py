@@ -14,37 +14,36 @@ from sweep.config import Resources
 
 Group = list[TrialConfig]
 MEMORY_SHARE = 0.8  # of the trial's GPU memory a pack may plan to use
+AUTO_GPU_PACK = 24  # Table 1's GAN groups: 12 optimisation settings x dropout on/off
 
 
 def singles(group: Group) -> list[Group]:
     return [[t] for t in group]
 
 
-def chunks(group: Group, size: int) -> list[Group]:
-    return [group[i:i + size] for i in range(0, len(group), size)]
-
-
 def max_pack_size(resources: Resources, request: dict[str, float]) -> int:
     """The largest pack `resources.pack` allows (before memory limits); 1 = no packing."""
-    on_gpu = request.get("gpu", 0) > 0
     if resources.pack == "auto":
-        return 10**9 if on_gpu else 1
+        return AUTO_GPU_PACK if request.get("gpu", 0) > 0 else 1
     return int(resources.pack)
 
 
 def splitter(resources: Resources, request: dict[str, float], *, log=print,
              gpu_bytes: Callable[[], int | None] | None = None) -> Callable[[Group], list[Group]]:
     """A function cutting a shape group's pending configurations into packs."""
+    from models.pack_plan import plan_packs
+
     limit = max_pack_size(resources, request)
     if limit <= 1:
         return singles
-    if request.get("gpu", 0) <= 0:
-        return lambda group: chunks(group, limit)
-    from models.pack import split_by_memory
-    from sweep.run.cluster import gpu_memory_bytes
-    total = (gpu_bytes or gpu_memory_bytes)()
-    budget = None if total is None else int(total * min(1.0, request["gpu"]) * MEMORY_SHARE)
-    if budget is None:
-        log("[pack] could not read the GPU memory; packs are not split by memory")
-    return lambda group: [p for c in chunks(group, limit)
-                          for p in (split_by_memory(c, budget) if budget else [c])]
+    budget = None
+    if request.get("gpu", 0) > 0:
+        from sweep.run.cluster import gpu_memory_bytes
+        total = (gpu_bytes or gpu_memory_bytes)()
+        if total is None:
+            log("[pack] could not read the GPU memory; packs are not split by memory")
+        else:
+            budget = int(total * min(1.0, request["gpu"]) * MEMORY_SHARE)
+            log(f"[pack] packs of up to {limit} configurations within "
+                f"{budget / 2**30:.1f} GiB of GPU memory per trial")
+    return lambda group: plan_packs(group, max_members=limit, max_bytes=budget)

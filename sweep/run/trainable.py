@@ -58,9 +58,10 @@ def _log(unit: Unit, message: str) -> None:
     print(f"[{unit.label}] {message}", flush=True)
 
 
-def _metrics(unit: Unit, it: int, values: list[dict[str, float]]) -> dict[str, Any]:
+def _metrics(unit: Unit, it: int, values: list[dict[str, float]], start: int) -> dict[str, Any]:
     """Live metrics: one TensorBoard run per trial; a pack's members as '<key>/loss_d'."""
-    out: dict[str, Any] = {"iteration": it, "timesteps_total": it, "final": False, OBJECTIVE: 0.0}
+    out: dict[str, Any] = {"iteration": it, "timesteps_total": it, "attempt_start": start,
+                           "final": False, OBJECTIVE: 0.0}
     if not unit.is_pack:
         out.update(values[0])
     else:
@@ -112,7 +113,7 @@ def run_trial(config: dict[str, Any], payload: Payload, hooks: Hooks | None = No
 
     def progress(it: int, values: list[dict[str, float]]) -> None:
         last.clear()
-        last.update(_metrics(unit, it, values))
+        last.update(_metrics(unit, it, values, trainer.attempts[-1]))
         tune.report(dict(last))
         shown = ", ".join(f"{q} {x:.4f}" for q, x in values[0].items() if q != "iteration")
         _log(unit, f"iteration {it:,}/{trainer.total:,}: {shown}"
@@ -144,14 +145,20 @@ def final_report(results: list[TrialResult]) -> dict[str, Any]:
             OBJECTIVE: max(r.objective for r in results)}
 
 
+REUSED_REPR = "sweep trials (a reused worker: its log names the trial it runs)"
+
+
 def make_trainable(payload: Payload, resources: dict[str, float],
-                   fn: Callable[..., None] = run_trial) -> type:
-    """The Tune trainable: ``fn(config, payload)`` as an actor class whose repr (the name
-    the Ray dashboard shows for the actor) is the configuration it trains."""
+                   fn: Callable[..., None] = run_trial, *, reused: bool = False) -> type:
+    """The Tune trainable: ``fn(config, payload)`` as an actor class whose repr (what the
+    Ray dashboard shows for the actor) is the configuration it trains. Ray takes the repr
+    once, when the actor starts: a reused actor (``reused``) says so instead."""
     base = wrap_function(tune.with_parameters(fn, payload=payload))
 
     class SweepTrial(base):  # type: ignore[misc, valid-type]
         def __repr__(self) -> str:
+            if reused:
+                return REUSED_REPR
             try:
                 return Unit.from_config(self.config).describe()
             except Exception:  # no config yet: Tune's placeholder actor

@@ -87,13 +87,13 @@ def train_unit(trainer: Any, *, progress: Progress | None = None,
                 it in hooks.checkpoint_at or (due is not None and due())):
             checkpoint(trainer)
 
-    solo = not hasattr(trainer, "members")
+    solo = isinstance(trainer, Trainer)
     wrapped = (lambda it, values: progress(it, [values])) if (solo and progress) else progress
     trainer.run(progress=wrapped, on_iteration=on_iteration)
 
 
 def results_of(trainer: Any) -> list[TrainResult]:
-    return trainer.results() if hasattr(trainer, "members") else [trainer.result()]
+    return [trainer.result()] if isinstance(trainer, Trainer) else trainer.results()
 
 
 def finish_unit(unit: Unit, trained: list[TrainResult], scorer: Scorer, *,

@@ -23,6 +23,9 @@ from sweep.run.trainable import Payload, make_trainable, run_trial
 from sweep.run.units import Unit
 
 PROGRESS_LOG = "sweep-progress.log"  # in Ray's log folder: the dashboard's Logs view lists it
+# `reuse_actors: auto` reuses Ray workers when a trial is expected to take less than this:
+# a fresh worker costs seconds (torch and the project imported again); `make bench` measures it.
+REUSE_BELOW_S = 120.0
 
 
 def _progress_log() -> Path | None:
@@ -51,7 +54,14 @@ class Fitter:
         payload = Payload(data.train_images.numpy(), data.source, clf.state, clf.args,
                           clf.sha256, clf.reference, root, cfg.score.samples, request["cpu"],
                           cfg.resources.checkpoint_every)
-        self.trainable = make_trainable(payload, request, fn=fn or run_trial)
+        r = cfg.resources
+        self.reuse = r.reuse_actors if r.reuse_actors != "auto" else \
+            est.mean_unit_seconds() < REUSE_BELOW_S
+        self.trainable = make_trainable(payload, request, fn=fn or run_trial, reused=self.reuse)
+        log("[plan] Ray workers " + ("reused across trials (short trials): each worker's log "
+                                     "in the dashboard names the trial it runs" if self.reuse else
+                                     "started per trial: the dashboard names each by the "
+                                     "configuration it trains"))
         self.done_before = done_before
         self.callback = LedgerCallback(ledger, total=total, done_before=done_before, est=est,
                                        name=cfg.name, log=log, mirror_to=mirror_to,
@@ -97,7 +107,7 @@ class Fitter:
             self.trainable,
             param_space={},
             tune_config=tune.TuneConfig(
-                search_alg=searcher, num_samples=num_samples, reuse_actors=r.reuse_actors,
+                search_alg=searcher, num_samples=num_samples, reuse_actors=self.reuse,
                 max_concurrent_trials=r.max_concurrent_trials or self.slots,
                 trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(

@@ -1,0 +1,64 @@
+"""What a pack keeps of each member's losses: what Trainer keeps for a solo run.
+
+A pack reads its members' losses back together (``models.pack``); each member's log then
+takes them up to its divergence only, so its window, final losses, divergence iteration
+and curve are those of its solo run (``models.train.Trainer``).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.train import RUNNING_WINDOW
+
+
+@dataclass
+class MemberLog:
+    """One member's losses as Trainer keeps them for its run: the running window, the last
+    values, the divergence, the curve of per-report means."""
+    quantities: int
+    window: deque = field(default_factory=lambda: deque(maxlen=RUNNING_WINDOW))
+    last: tuple[float, float] = (math.nan, math.nan)
+    diverged_at: int | None = None
+    curve: list[dict[str, float]] = field(default_factory=list)
+    sums: list[float] = field(default_factory=list)
+    count: int = 0
+    reported_at: int = 0
+    iterations_run: int = 0
+
+    def __post_init__(self) -> None:
+        self.sums = self.sums or [0.0] * self.quantities
+
+    def add(self, it: int, row: list[float]) -> bool:
+        """Account iteration ``it``; True if it is the member's first non-finite one."""
+        pair = (row[0], row[1])
+        self.window.append(pair)
+        self.last = pair
+        self.sums = [s + v for s, v in zip(self.sums, row)]
+        self.count += 1
+        self.iterations_run += 1
+        if all(math.isfinite(v) for v in pair):
+            return False
+        self.diverged_at = it
+        return True
+
+    def report(self, it: int, names: Sequence[str]) -> None:
+        values = {q: s / max(self.count, 1) for q, s in zip(names, self.sums)}
+        self.curve.append({"iteration": it, **values})
+        self.sums, self.count, self.reported_at = [0.0] * self.quantities, 0, it
+
+    def state(self) -> dict[str, Any]:
+        return {"window": list(self.window), "last": self.last, "diverged_at": self.diverged_at,
+                "curve": [dict(r) for r in self.curve], "sums": list(self.sums),
+                "count": self.count, "reported_at": self.reported_at,
+                "iterations_run": self.iterations_run}
+
+    def load(self, s: Mapping[str, Any]) -> None:
+        self.window = deque((tuple(p) for p in s["window"]), maxlen=RUNNING_WINDOW)
+        self.last, self.diverged_at = tuple(s["last"]), s["diverged_at"]
+        self.curve, self.sums = [dict(r) for r in s["curve"]], list(s["sums"])
+        self.count, self.reported_at = int(s["count"]), int(s["reported_at"])
+        self.iterations_run = int(s["iterations_run"])
