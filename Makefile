@@ -2,13 +2,16 @@
 SWEEP ?= sweep.yaml
 RESULTS ?=
 ADDRESS ?=
+KEYS ?=
+PORT ?=
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS := -c $(SWEEP) $(if $(RESULTS),--results $(RESULTS),)
 
-.PHONY: setup test test-slow plan classifier grid collect histograms dashboard bench clean
+.PHONY: setup test test-slow plan classifier grid status collect histograms curves dashboard \
+	tensorboard optuna-dashboard bench clean
 
 setup: $(STAMP)
 
@@ -32,17 +35,29 @@ classifier: setup
 grid: setup
 	$(BIN)/sweep grid $(ARGS) $(if $(ADDRESS),--address $(ADDRESS),)
 
+status: setup
+	$(BIN)/sweep status $(ARGS)
+
 collect: setup
 	$(BIN)/sweep collect $(ARGS)
 
 histograms: setup
 	$(BIN)/sweep histograms $(ARGS)
 
+curves: setup
+	$(BIN)/sweep curves $(ARGS) $(KEYS)
+
 dashboard: setup
-	$(BIN)/sweep dashboard
+	$(BIN)/sweep dashboard $(if $(ADDRESS),--address $(ADDRESS),)
+
+tensorboard: setup
+	$(BIN)/sweep tensorboard $(ARGS) $(if $(PORT),--port $(PORT),)
+
+optuna-dashboard: setup
+	$(BIN)/sweep optuna-dashboard $(ARGS) $(if $(PORT),--port $(PORT),)
 
 bench: setup
-	$(BIN)/python -m bench.run $(ARGS)
+	$(BIN)/python -m bench.run -c $(SWEEP) $(if $(RESULTS),--results $(RESULTS),)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

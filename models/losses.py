@@ -58,5 +58,14 @@ def pulling_away(S: torch.Tensor) -> torch.Tensor:
     n = S.shape[0]
     unit = F.normalize(S, p=2.0, dim=1)                       # (N, d)
     cos = unit @ unit.T                                       # (N, N)
-    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=S.device)
-    return cos[off_diagonal].pow(2).sum() / (n * (n - 1))
+    off = cos.flatten().index_select(0, off_diagonal(n, S.device))  # (N (N - 1),)
+    return off.pow(2).sum() / (n * (n - 1))
+
+
+def off_diagonal(n: int, device: torch.device) -> torch.Tensor:
+    """Flat indices of the off-diagonal entries of an (n, n) matrix, row by row (the order
+    a boolean mask gives), computed on the device: indexing with a mask would make the GPU
+    wait for the host to count its entries at every step."""
+    k = torch.arange(n * (n - 1), device=device)
+    i, r = k // (n - 1), k % (n - 1)
+    return i * n + r + (r >= i).long()                       # (n (n - 1),)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from models.losses import off_diagonal
 from models.packed_nets import packed_linear
 
 
@@ -77,13 +78,5 @@ def pulling_away(S: torch.Tensor) -> torch.Tensor:
     n = S.shape[1]
     unit = F.normalize(S, p=2.0, dim=2)                               # (M, N, d)
     cos = packed_linear(unit, unit)                                   # (M, N, N)
-    off = cos.flatten(1).index_select(1, _off_diagonal(n, S.device))  # (M, N (N - 1))
+    off = cos.flatten(1).index_select(1, off_diagonal(n, S.device))  # (M, N (N - 1))
     return off.pow(2).sum(1) / (n * (n - 1))
-
-
-def _off_diagonal(n: int, device: torch.device) -> torch.Tensor:
-    """Flat indices of the off-diagonal entries of an (n, n) matrix, row by row: the order
-    of a boolean mask, computed on the device (a mask would sync with the host)."""
-    k = torch.arange(n * (n - 1), device=device)
-    i, r = k // (n - 1), k % (n - 1)
-    return i * n + r + (r >= i).long()                               # (n (n - 1),)

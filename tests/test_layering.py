@@ -79,3 +79,31 @@ def test_importing_models_and_evaluator_loads_no_sweep_engine():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def _loaded_after_importing(modules: list[str]) -> list[str]:
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}:\n"
+        "    importlib.import_module(m)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'optuna', 'torch'})))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_reporting_and_config_never_load_ray():
+    """sweep/report draws from the results table alone; sweep/config only reads YAML:
+    neither loads Ray or Optuna (nor torch), directly or through what they import."""
+    report = sorted(module_name(p) for p in (REPO / "sweep" / "report").glob("*.py"))
+    config = sorted(module_name(p) for p in (REPO / "sweep" / "config").glob("*.py"))
+    assert "sweep.report.figures" in report and "sweep.config.sweep_file" in config
+    assert _loaded_after_importing(report + config) == []
+
+
+def test_status_and_the_cli_start_without_ray():
+    """`sweep status`, `sweep plan` and the parser need neither Ray nor torch."""
+    assert _loaded_after_importing(["sweep.cli", "sweep.run.status", "sweep.run.ledger",
+                                    "sweep.run.results"]) == []

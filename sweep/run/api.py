@@ -21,7 +21,7 @@ from typing import Any, Callable
 from models.config import TrialConfig
 from sweep.config import SweepConfig, counts, experiment_dir, load_config, trials
 from sweep.run import checkpoints, cluster, estimate, experiment, storage
-from sweep.run.ledger import Ledger
+from sweep.run.ledger import Ledger, LedgerError, ResultsUnwritable
 from sweep.run.signals import GridStopped, stop_on_signals
 
 # Ray Tune settings for a grid, set by run_sweep (a user's own value wins): the ledger is
@@ -88,6 +88,12 @@ def run_sweep(config: str | Path | SweepConfig, *, results: str | Path | None = 
             log(f"[grid] {stop.name}: stopping now; the trials running were not finished "
                 "and run again (from their last checkpoint) next time", flush=True)
             run = state.get("run", {})
+        except ResultsUnwritable as full:  # the table could not be written either
+            raise LedgerError(
+                f"the grid stopped: {full}. The ledger keeps every trial that finished (no "
+                "entry is half-written); make room on that disk (or make it writable) and run "
+                "the same command again: finished trials are kept, the others resume from "
+                "their last checkpoint.") from None
         return _finish(cfg, exp, run, state, started, log)
     finally:
         ledger.unlock()

@@ -10,20 +10,29 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ray import tune
 
 from models import atomic
 from sweep.run import checkpoints, estimate, signals, storage
-from sweep.run.ledger import Ledger
+from sweep.run.ledger import Ledger, ResultsUnwritable
 from sweep.run.result import TrialResult, ledger_entry
 from sweep.run.units import Unit
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise ResultsUnwritable(path, exc) from exc
 
 
 class Metrics:
@@ -66,7 +75,10 @@ class LedgerCallback(tune.Callback):
         self.last_finished: str | None = None
         self.started_units = 0
         self.index = checkpoints.Index(ledger.exp_dir)
-        self._recovered: set[str] = set()  # trials whose next report starts a new attempt
+        # Trials whose next report starts a new attempt: each trial's first report in this
+        # run (it may restart from 0 after a lost attempt that also started at 0) and after
+        # a retry.
+        self._recovered: set[str] = set()
 
     # --- Tune's hooks ---------------------------------------------------------------------
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
@@ -75,6 +87,7 @@ class LedgerCallback(tune.Callback):
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.est.first_trial_started()
         self.started_units += 1
+        self._recovered.add(trial.trial_id)
         self._publish(trials)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
@@ -82,8 +95,12 @@ class LedgerCallback(tune.Callback):
         if result.get("final") or "attempt_start" not in result:
             return
         unit = Unit.from_config(trial.config)
-        self.index.progress(unit.unit_id, int(result["attempt_start"]), int(result["iteration"]),
-                            new_attempt=trial.trial_id in self._recovered)
+        # A checkpoint's report carries the last progress report's iteration: the attempt
+        # has reached the checkpoint's, a few iterations further.
+        reached = max(int(result["iteration"]), int(result.get("checkpoint_iteration") or 0))
+        with _writing(self.index.dir / f"{unit.unit_id}.json"):
+            self.index.progress(unit.unit_id, int(result["attempt_start"]), reached,
+                                new_attempt=trial.trial_id in self._recovered)
         self._recovered.discard(trial.trial_id)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -92,8 +109,18 @@ class LedgerCallback(tune.Callback):
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any,
                       **info: Any) -> None:
         unit = Unit.from_config(trial.config)
-        self.index.checkpointed(unit.unit_id,
-                                storage.location_of(checkpoint.filesystem, checkpoint.path))
+        before = self.index.locations().get(unit.unit_id)
+        location = storage.location_of(checkpoint.filesystem, checkpoint.path)
+        with _writing(self.index.dir / f"{unit.unit_id}.json"):
+            self.index.checkpointed(unit.unit_id, location)
+        if before and before == unit.resume_from and before != location:
+            # An earlier run's checkpoint, which this run's Tune does not manage (it keeps
+            # only its own newest): superseded now, so removed here.
+            try:
+                storage.delete_dir(before)
+            except Exception as exc:  # costs disk space, not results
+                self.log(f"[checkpoint] warning: could not remove {before}: "
+                         f"{type(exc).__name__}: {exc}", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         unit = Unit.from_config(trial.config)
@@ -127,8 +154,9 @@ class LedgerCallback(tune.Callback):
     # --- bookkeeping ----------------------------------------------------------------------
     def _finish(self, trial: Any, unit: Unit, results: list[TrialResult], trials: list) -> None:
         for config, res in zip(unit.members, results):
-            self.ledger.write(config.key, ledger_entry(config, res, trial_id=trial.trial_id,
-                                                       finished_at=_now()))
+            with _writing(self.ledger.dir / f"{config.key}.json"):
+                self.ledger.write(config.key, ledger_entry(config, res, trial_id=trial.trial_id,
+                                                           finished_at=_now()))
             self._mirror(config.key)
             self.counts[res.status] = self.counts.get(res.status, 0) + 1
             if isinstance(res.wall_time_s, (int, float)) and res.status != "error":

@@ -33,6 +33,17 @@ class LedgerError(UserError, RuntimeError):
     """The experiment directory cannot be used as asked (locked, or a different sweep)."""
 
 
+class ResultsUnwritable(BaseException):
+    """The driver cannot write the experiment directory (disk full, read-only): the grid
+    stops. A BaseException, like signals.GridStopped, so that Ray Tune (which wraps what
+    its callbacks raise into a TuneError with a traceback) lets it through; ``run_sweep``
+    turns it into a LedgerError with one clear message."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        self.path, self.reason = Path(path), exc.strerror or str(exc)
+        super().__init__(f"cannot write {self.path} ({self.reason})")
+
+
 def trials_hash(keys: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:16]
 

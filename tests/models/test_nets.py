@@ -99,7 +99,7 @@ def test_ebgan_discriminator_structure():
 
 def test_build_networks_follows_config():
     G, D = build_networks(config(model="gan", nLayerG=3, nLayerD=4, sizeG=24, sizeD=8,
-                                 dropoutD=True, unknown_key="ignored"))
+                                 dropoutD=True))
     assert isinstance(G, Generator) and isinstance(D, GanDiscriminator)
     assert sum(isinstance(m, nn.Linear) for m in G.modules()) == 3
     assert sum(isinstance(m, nn.Linear) for m in D.modules()) == 4
@@ -107,6 +107,8 @@ def test_build_networks_follows_config():
     G, D = build_networks(config(dropoutD=False))
     assert isinstance(D, AutoEncoderDiscriminator)
     assert not any(isinstance(m, GeneratorDropout) for m in D.modules())
+    with pytest.raises(ValueError, match="unknown trial setting 'unknown_key'"):
+        build_networks(config(unknown_key="refused"))  # a typo is an error, not ignored
     with pytest.raises(ValueError, match="model"):
         build_networks(config(model="vae"))
     with pytest.raises(ValueError):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-import models.train as train_mod
 from models.samples import sample_images, save_sample_grid, tile
-from models.train import batch_stream, planned_iterations, train
+from models.streams import BatchStream
+from models.train import Trainer, batch_stream, planned_iterations, train
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,9 +43,11 @@ def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def test_record_and_progress(images):
-    calls = []
+    calls, each = [], []
     result = train(config(), images, iterations=25, device="cpu",
                    progress=lambda it, losses: calls.append((it, losses)), progress_every=10)
+    train(config(), images, iterations=25, device="cpu",
+          progress=lambda it, losses: each.append(losses), progress_every=1)
     rec = result.record
     assert rec.status == "ok" and rec.diverged_at is None
     assert rec.iterations_done == rec.iterations_planned == 25
@@ -53,7 +55,13 @@ def test_record_and_progress(images):
     assert set(rec.final_losses) == set(rec.running_losses) == {"loss_d", "loss_g"}
     assert all(math.isfinite(v) for v in [*rec.final_losses.values(), *rec.running_losses.values()])
     assert [it for it, _ in calls] == [10, 20, 25]        # every 10, and at the end
-    assert calls[-1][1] == rec.final_losses
+    # a report holds the means since the last one (EBGAN: losses and both energies)
+    assert set(calls[0][1]) == {"loss_d", "loss_g", "energy_real", "energy_fake"}
+    for (it, means), lo in zip(calls, (0, 10, 20)):
+        for q, v in means.items():
+            assert v == pytest.approx(sum(e[q] for e in each[lo:it]) / (it - lo), rel=1e-12)
+    assert each[-1]["loss_d"] == rec.final_losses["loss_d"]
+    assert result.curve == [{"iteration": it, **m} for it, m in calls]
     assert not result.generator.training
     assert rec.to_dict()["status"] == "ok"
 
@@ -88,21 +96,20 @@ def test_initial_weights_depend_on_seed_and_shapes_only(images):
 
 
 def test_same_batches_and_noise_across_configurations(images, monkeypatch):
-    seen = []
+    seen = {}
+    original = BatchStream.next
 
-    def recording_stream(*args, **kwargs):
-        record = []
-        seen.append(record)
-        for idx, z in batch_stream(*args, **kwargs):
-            record.append((idx.clone(), z.clone()))
-            yield idx, z
+    def recording_next(self):
+        idx, z = original(self)
+        seen.setdefault(id(self), []).append((idx.clone(), z.clone()))
+        return idx, z
 
-    monkeypatch.setattr(train_mod, "batch_stream", recording_stream)
+    monkeypatch.setattr(BatchStream, "next", recording_next)
     train(config(), images, iterations=12, device="cpu")
     train(config(model="gan", nLayerG=3, sizeG=16, sizeD=8, dropoutD=False, lr=0.01,
                  optimD="sgd", optimG="sgd", pt_weight=0.0), images, iterations=12, device="cpu")
     train(config(seed=8), images, iterations=12, device="cpu")
-    first, second, other_seed = seen
+    first, second, other_seed = seen.values()
     assert len(first) == len(second) == 12
     for (ia, za), (ib, zb) in zip(first, second):
         assert torch.equal(ia, ib) and torch.equal(za, zb)
@@ -166,3 +173,42 @@ def test_models_do_not_import_the_sweep_engine():
             "print(sorted({'sweep', 'ray', 'optuna'} & {m.split('.')[0] for m in sys.modules}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_restored_run_ends_bit_identically(images, tmp_path):
+    """A Trainer's state_dict, saved and loaded (as a checkpoint is), resumes exactly."""
+    cfg = config(pt_weight=0.1, dropoutD=True)
+    straight = Trainer(cfg, images, iterations=40, device="cpu", report_every=7)
+    straight.run()
+    first = Trainer(cfg, images, iterations=40, device="cpu", report_every=7)
+    first.run(until=17)
+    torch.save(first.state_dict(), tmp_path / "state.pt")
+    resumed = Trainer(cfg, images, iterations=40, device="cpu", report_every=7)
+    resumed.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    resumed.run()
+    for a, b in ((straight.G, resumed.G), (straight.D, resumed.D)):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                     b.state_dict().values()))
+    assert straight.curve == resumed.curve
+    rec = resumed.record()
+    assert rec.attempts == [0, 17] and rec.iterations_run == 40 and rec.iterations_done == 40
+    assert rec.final_losses == straight.record().final_losses
+
+
+def test_training_is_bit_identical_to_the_previous_version(images):
+    """tests/fixtures/legacy_training.json: weights the code before the redesign trained
+    (commit ebcd1d1, 30 iterations, 1 thread); a refactor must not move a single bit."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    pinned = json.loads((Path(__file__).parents[1] / "fixtures" / "legacy_training.json")
+                        .read_text())
+    for name, f in pinned.items():
+        res = train(f["config"], images, iterations=f["iterations"], device="cpu")
+        h = hashlib.sha256()
+        for k, v in res.generator.state_dict().items():
+            h.update(k.encode())
+            h.update(v.detach().contiguous().numpy().tobytes())
+        assert h.hexdigest() == f["generator_sha256"], name
+        assert res.record.final_losses == f["final_losses"], name

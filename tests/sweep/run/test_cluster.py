@@ -388,7 +388,7 @@ def test_s3_storage(cluster, moto, classifier, tmp_path, monkeypatch):
     assert out.returncode == 0, out.stdout + out.stderr
     assert (results / "figures" / "fig4.png").is_file()
     # The panels of fig4 read these images; with the same settings they load from S3.
-    from sweep.figures import read_samples
+    from sweep.report.figures import read_samples
     for name, value in aws.items():
         monkeypatch.setenv(name, value)
     best = json.loads((results / "figures" / "summary.json").read_text())["best"]
