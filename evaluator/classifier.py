@@ -90,6 +90,29 @@ def _progress(elapsed: float, done: int, total: int) -> str:
     return f"elapsed {_clock(elapsed)}, about {_clock(eta_seconds(elapsed, done, total))} left"
 
 
+def estimate_training_seconds(n_train: int, epochs: int | None = None,
+                               device: torch.device | str | None = None,
+                               steps: int = 6) -> float:
+    """Seconds ``train_classifier`` will take here: a few timed training steps on random
+    images, times the steps of all epochs, plus the test pass and the probes (about
+    one epoch's worth of forward passes each). What `sweep grid` tells before training."""
+    device = torch.device(device) if device is not None else default_device()
+    epochs = default_epochs(n_train) if epochs is None else int(epochs)
+    model = ConvNet().to(device).train()
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    x = torch.randn(BATCH_SIZE, 1, IMAGE_SIZE, IMAGE_SIZE, device=device)  # (B, 1, 32, 32)
+    y = torch.randint(0, N_CLASSES, (BATCH_SIZE,), device=device)           # (B,)
+    for i in range(steps + 1):
+        if i == 1:  # the first step warms up (allocations)
+            t0 = time.perf_counter()
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    per_step = (time.perf_counter() - t0) / steps
+    return per_step * (epochs + 1) * math.ceil(n_train / BATCH_SIZE)
+
+
 def train_classifier(data: MnistData, out_dir: str | Path, *, epochs: int | None = None,
                      seed: int = 0, device: torch.device | str | None = None,
                      log: Callable[[str], None] = print,

@@ -257,7 +257,8 @@ class PackTrainer:
         out = []
         for k in range(self.members):
             G, _ = self.member_networks(k)
-            out.append(TrainResult(generator=G.eval(), record=self.record(k)))
+            out.append(TrainResult(generator=G.eval(), record=self.record(k),
+                                   curve=list(self.curve(k))))
         return out
 
     # --- checkpoints --------------------------------------------------------------------

@@ -152,9 +152,11 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, s
             f"Tune trials ({packed:,} packs); per trial {request['cpu']:g} CPU + "
             f"{request['gpu']:g} GPU; {slots} at a time on {cluster.describe_nodes(nodes)}"
             + (f"; {resumed:,} resume from a checkpoint" if resumed else ""))
-        log(f"[plan] estimated time: {estimate.format_duration(est.total_seconds())} for the "
-            "grid on these resources" + (f" (the classifier took {clf.trained_s:.0f} s before)"
-                                         if clf.trained_s else ""), flush=True)
+        grid_s = est.total_seconds()
+        log(f"[plan] estimated time: {estimate.format_duration(grid_s)} for the grid on these "
+            "resources" + (f"; {estimate.format_duration(grid_s + clf.trained_s)} with the "
+                           f"classifier trained first ({clf.trained_s:.0f} s)"
+                           if clf.trained_s else ""), flush=True)
         state["plan_at"] = time.monotonic()
         from sweep.run.tuning import Fitter
         fitter = Fitter(cfg, exp, ledger, root, data, clf, request, slots, est, total,

@@ -12,6 +12,7 @@ from typing import Any
 
 from evaluator import classifier as clf_mod
 from sweep.config import SweepConfig, classifier_dir
+from sweep.run.estimate import format_duration
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,10 @@ def ensure_classifier(cfg: SweepConfig, data: Any, *, log=print) -> Classifier:
     folder = classifier_dir(cfg, data.source)
     trained_s = None
     if not (folder / clf_mod.MANIFEST_FILE).exists():
+        guess = clf_mod.estimate_training_seconds(len(data.train_images))
         log(f"[classifier] none in {folder}: training one on {data.source} "
-            f"({len(data.train_images):,} images) before the first trial")
+            f"({len(data.train_images):,} images) before the first trial: about "
+            f"{format_duration(guess)} (the grid's plan and estimate follow)")
         t0 = time.perf_counter()
         clf_mod.train_classifier(data, folder, log=log)
         trained_s = time.perf_counter() - t0

@@ -164,5 +164,6 @@ def make_trainable(payload: Payload, resources: dict[str, float],
             except Exception:  # no config yet: Tune's placeholder actor
                 return "sweep trial"
 
-    SweepTrial.__name__ = SweepTrial.__qualname__ = "SweepTrial"
-    return tune.with_resources(SweepTrial, resources)
+    trainable = tune.with_resources(SweepTrial, resources)
+    trainable.__name__ = trainable.__qualname__ = "SweepTrial"  # the dashboard's Class column
+    return trainable

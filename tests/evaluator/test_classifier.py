@@ -201,3 +201,10 @@ def test_reaches_target_accuracy_on_the_5k_subset(mnist_5k, tmp_path):
                          probe_samples=PROBE_N)
     assert (m["n_train"], m["n_test"]) == (4000, 1000)
     assert m["test_accuracy"] >= 0.975
+
+
+def test_the_training_time_is_estimated_before_training():
+    """`sweep grid` says how long the classifier will take before it trains it."""
+    from evaluator.classifier import estimate_training_seconds
+    one = estimate_training_seconds(4000, epochs=1, steps=2)
+    assert 0 < one < 600

@@ -73,6 +73,19 @@ def test_smoke_sweep_end_to_end(smoke_run, small_classifier):
         config = json.loads((Path(row.trial_dir) / "config.json").read_text())
         assert config["trial_key"] == row.trial_key and config["classifier_sha256"] == sha
 
+    # Every trial's reported losses are kept: curves.csv (checked above) and TensorBoard
+    # event files, one run per trial named by family and key; Ray Tune's own analysis reads
+    # the experiment.
+    from ray.tune import ExperimentAnalysis
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    runs = sorted({p.parent for p in results.glob("tune/grid-*/*/events.out.tfevents.*")})
+    assert len(runs) == 13 and {r.name.split("-")[1] for r in runs} == set(df["trial_key"])
+    acc = EventAccumulator(str(runs[0]))
+    acc.Reload()
+    assert {"ray/tune/loss_d", "ray/tune/loss_g"} <= set(acc.Tags()["scalars"])
+    (tune_dir,) = results.glob("tune/grid-*")
+    assert len(ExperimentAnalysis(str(tune_dir)).dataframe()) == 13
+
     # `sweep collect` rebuilds the same table from the ledger alone.
     (results / "trials.parquet").unlink()
     rc, collect_out = sweep("collect", "-c", str(sweep_file), "--results", str(results), cwd=work)
