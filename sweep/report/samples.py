@@ -117,7 +117,11 @@ def fig4(exp: Experiment, best: dict[str, dict[str, Any] | None] | None = None,
     best = best_trials(exp) if best is None else best
     if best_fd is None and exp.has_fd:
         best_fd = best_trials(exp, by="fd")
-    rows = [("score", best)] + ([("fd", best_fd)] if best_fd else [])
+    same_everywhere = best_fd is not None and all(
+        (best_fd.get(f) or {}).get("trial_key") == (best.get(f) or {}).get("trial_key")
+        for f in FIG4_FAMILIES)
+    # A second row only when FD picks another trial somewhere; else the caption says so.
+    rows = [("score", best)] + ([("fd", best_fd)] if best_fd and not same_everywhere else [])
     fig = new_figure(3.1 * len(rows) + 0.75)  # square images, five title lines, caption
     axes = np.atleast_2d(fig.subplots(len(rows), len(FIG4_FAMILIES), squeeze=False))
     keys = iter("abcdef")
@@ -136,6 +140,8 @@ def fig4(exp: Experiment, best: dict[str, dict[str, Any] | None] | None = None,
         axes[1, 0].set_ylabel("best by the lowest FD", fontsize=8)
     t = exp.trials
     counts = ", ".join(f"{int((t['family'] == f).sum()):,} {LABELS[f]}" for f in FIG4_FAMILIES)
-    add_caption(fig, exp, f"best of n = {counts} trials", families=FIG4_FAMILIES,
-                extra=["each panel: 64 samples of the trial"])
+    extra = ["each panel: 64 samples of the trial"]
+    if same_everywhere:
+        extra.append("the lowest FD picks the same trial as the highest I in every family")
+    add_caption(fig, exp, f"best of n = {counts} trials", families=FIG4_FAMILIES, extra=extra)
     return fig
