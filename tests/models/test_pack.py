@@ -30,18 +30,6 @@ RTOL = 1e-9
 ITERATIONS = 50
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def images() -> torch.Tensor:
-    from models.data import load_mnist
-    return load_mnist("mnist-5k", flatten=True).train_images[:512]      # (512, 1024)
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,6 @@ from models.streams import dropout_seed, init_seed
 DT = torch.float64
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def config(**over) -> TrialConfig:
     base = dict(family="gan", model="gan", nLayerG=3, nLayerD=3, sizeG=24, sizeD=16,

@@ -14,13 +14,6 @@ BETA2 = [0.999, 0.999, 0.99, 0.9, 0.999, 0.5]
 SHAPES = [(6, 7, 5), (6, 7), (6, 1)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def gradients(steps: int, seed: int = 0) -> list[list[torch.Tensor]]:
     """Per step, per parameter: gradients spanning 1e-9..10 so eps and bias corrections matter."""

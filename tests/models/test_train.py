@@ -13,20 +13,6 @@ from models.streams import BatchStream
 from models.train import Trainer, batch_stream, planned_iterations, train
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks: intra-op threads only add synchronisation, and on a shared machine
-    # they stall badly; the bit-identity tests also need a fixed thread count.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def images() -> torch.Tensor:
-    from models.data import load_mnist
-    return load_mnist(source="mnist-5k", flatten=True).train_images[:512]  # (512, 1024)
 
 
 def config(**over):

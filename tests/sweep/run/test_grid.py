@@ -21,39 +21,6 @@ from sweeps import (RUN_TIMEOUT_S, TRIAL_FILES, Driver, file_mtimes, ledger_entr
                     planned_keys, run_api, sweep, write_sweep)
 
 
-# --- a finished smoke run, shared by the tests that need one -------------------------------
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, small_classifier):
-    """examples/smoke.yaml (13 trials) run once: (work folder, sweep file, results, output,
-    the second `sweep grid` tried on the same results while it ran: (exit code, output),
-    whether the first was still running when the second ended, the first one's pid).
-
-    The lock test rides on this run (saving a sweep): the first run's table is then
-    checked in full by test_smoke_sweep_end_to_end, so "not disturbed" means all of it.
-    """
-    work = tmp_path_factory.mktemp("smoke")
-    sweep_file = write_sweep(work / "smoke.yaml", small_classifier)
-    results = work / "results"
-    args = ["grid", "-c", str(sweep_file), "--results", str(results)]
-    t0 = time.monotonic()
-    first = Driver(args, work)
-    try:
-        lock, deadline = results / ".lock", time.monotonic() + 120
-        while not (lock.exists() and lock.read_text() == f"pid {first.proc.pid}"):
-            assert first.proc.poll() is None, first.output[-3000:]
-            assert time.monotonic() < deadline, first.output[-3000:]
-            time.sleep(0.05)
-        second = sweep(*args, cwd=work)
-        first_running = first.proc.poll() is None
-        rc = first.wait()
-        out = first.output
-    finally:
-        first.close()
-    print(f"smoke sweep: {time.monotonic() - t0:.1f} s")
-    assert rc == 0, out[-3000:]
-    return work, sweep_file, results, out, second, first_running, first.proc.pid
-
-
 def test_smoke_sweep_end_to_end(smoke_run, small_classifier):
     work, sweep_file, results, out, *_ = smoke_run
     keys = planned_keys(sweep_file)
@@ -105,6 +72,7 @@ def test_smoke_sweep_end_to_end(smoke_run, small_classifier):
     pd.testing.assert_frame_equal(pd.read_parquet(results / "trials.parquet"), df)
 
 
+@pytest.mark.slow  # the fault matrix kills the driver too (tests/sweep/run/test_faults.py)
 def test_resume_after_sigkill_of_the_driver(tmp_path, small_classifier):
     def longer(doc: dict) -> None:
         doc["budget"]["iterations"] = 150  # long enough to kill the driver mid-sweep

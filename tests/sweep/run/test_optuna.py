@@ -9,9 +9,12 @@ import time
 
 import optuna
 import pandas as pd
+import pytest
 
 from sweep.run.optuna_search import storage
 from sweeps import Driver, ledger_entries, sweep, write_sweep
+
+pytestmark = pytest.mark.slow  # four grids: minutes (make test-slow)
 
 
 def _optuna(trials: int, iterations: int = 20):

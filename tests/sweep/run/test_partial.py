@@ -8,8 +8,11 @@ import signal
 import time
 
 import pandas as pd
+import pytest
 
 from sweeps import Driver, api_command, sweep, write_sweep
+
+pytestmark = pytest.mark.slow  # minutes on a 2-core machine (make test-slow)
 
 GAN_GROUPS, EBGAN_GROUPS = 6, 6  # architecture groups: GAN 6 x 24 = 144, EBGAN 6 x 2 = 12
 
