@@ -119,4 +119,13 @@ class Fitter:
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
         )
         with signals.deferred():
-            tuner.fit()
+            try:
+                tuner.fit()
+            except OSError as exc:
+                # Tune lists its experiment folder once its trials are done; with the storage
+                # unreachable (an S3 outage) that fails after every trial has its ledger
+                # entry (`error` where it could not write). The ledger is the record: the
+                # grid ends as finished or incomplete from it, not with a traceback.
+                self.log(f"[storage] warning: Ray Tune could not reach "
+                         f"{storage.ray_storage_path(self.root)} ({type(exc).__name__}: "
+                         f"{exc})", flush=True)

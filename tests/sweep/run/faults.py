@@ -47,3 +47,16 @@ def instant(config, payload) -> None:
     tune.report(final_report([TrialResult(status="ok", score=0.0, order=o,
                                           pack_size=len(unit.members))
                               for o in unit.orders]))
+
+
+def checkpoint_every(n: int):
+    """A trainable: run_trial plus a checkpoint every ``n`` iterations (besides the ones
+    the checkpoint policy takes). The fault tests place a fault after a mid-trial
+    checkpoint; on a loaded machine the policy (never more often than 50x a checkpoint's
+    cost) may space its checkpoints past a short trial's end. A closure, so the value
+    travels with the function to any node."""
+    def trainable(config, payload) -> None:
+        unit = Unit.from_config(config)
+        total = unit.members[0].planned_iterations(len(payload.train_images))
+        run_trial(config, payload, hooks=Hooks(checkpoint_at=frozenset(range(n, total, n))))
+    return trainable

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sweep.config import load_config, trials
-from sweep.run.packing import chunks
+from models.pack_plan import plan_packs
 from sweep.run.units import hand_out_order, order_of, plan_units, shape_groups
 
 REPO = Path(__file__).resolve().parents[3]
@@ -67,7 +67,13 @@ def test_orders_count_configurations_in_random_groups(grid):
 def test_packs_follow_the_same_order(grid):
     all_keys = {t.key for t in grid}
     singles = plan_units(grid, all_keys, seed=0)
-    packs = plan_units(grid, all_keys, seed=0, split=lambda g: chunks(g, 24))
-    assert [m.key for u in packs for m in u.members] == [u.members[0].key for u in singles]
+    packs = plan_units(grid, all_keys, seed=0, split=lambda g: plan_packs(g, max_members=24))
+    packed = [m for u in packs for m in u.members]
+    alone = [u.members[0] for u in singles]
+    # the same groups in the same order; within a group, packs sort members by optimiser
+    assert [m.shape_group for m in packed] == [m.shape_group for m in alone]
+    assert sorted(m.key for m in packed) == sorted(m.key for m in alone)
+    assert all(u.orders == tuple(order[m.key] for m in u.members) for u in packs
+               for order in [{s.members[0].key: s.orders[0] for s in singles}])
     assert {len(u.members) for u in packs if u.members[0].family == "gan"} == {24}
     assert len({u.pack_id for u in packs if u.is_pack}) == 256 + 256  # gan + ebgan packs
