@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from models.config import TrialConfig
 from sweep.config import SweepConfig, counts, experiment_dir, load_config, trials
-from sweep.run import checkpoints, cluster, estimate, experiment, storage
+from sweep.run import checkpoints, cluster, estimate, experiment, signals, storage
 from sweep.run.ledger import Ledger, LedgerError, ResultsUnwritable
 from sweep.run.signals import GridStopped, stop_on_signals
 
@@ -124,8 +124,10 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, s
     storage.record_root(exp, root)
     mirror_to = root if storage.is_elsewhere(root, exp) else None
 
-    conn = state["conn"] = cluster.connect(address, env=storage.worker_env(root))
     with stop_on_signals():
+        with signals.deferred():  # a signal during ray.init is recorded, raised after it
+            state["conn"] = conn = cluster.connect(address, env=storage.worker_env(root))
+            signals.reinstall()
         for line in cluster.dashboard_lines(conn):
             log(line)
         nodes = cluster.alive_nodes()
@@ -213,8 +215,9 @@ def _finish(cfg: SweepConfig, exp: Path, run: dict, state: dict, started: float,
         result_state, code = "stopped", stopped.exit_code
     else:
         result_state, code = "incomplete", 1
-    log(f"[grid] {result_state}: {done:,} of {total:,} trials in {exp / 'trials.parquet'} "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))})")
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
+    log(f"[grid] {result_state}: {done:,} of {total:,} trials in {exp / 'trials.parquet'}"
+        + (f" ({statuses})" if statuses else ""))
     if result_state != "finished":
         log("[grid] run the same command again to continue: finished trials are kept, "
             "the rest run")

@@ -60,7 +60,11 @@ def check() -> None:
 def stop_on_signals() -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM stop the grid (see the module docstring).
 
-    Enter it after ``ray.init``, which installs a SIGTERM handler of its own. Tune's SIGINT
+    Enter it before ``ray.init`` and run ``ray.init`` inside :func:`deferred`: it forks
+    Ray's processes, and a KeyboardInterrupt raised in one of Python's at-fork callbacks
+    is printed and swallowed ("Exception ignored in ... _releaseLock"), so a Ctrl-C in the
+    first seconds of a grid was lost (measured: the grid went on). ``ray.init`` also
+    installs a SIGTERM handler of its own: call :func:`reinstall` after it. Tune's SIGINT
     handler is disabled (TUNE_DISABLE_SIGINT_HANDLER) so it cannot replace ours; the
     previous handlers come back at the end. Outside the main thread (where Python cannot
     install handlers) this does nothing.
@@ -71,13 +75,19 @@ def stop_on_signals() -> Iterator[None]:
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     before = {s: signal.getsignal(s) for s in EXIT_CODES}
     _state.received = None
-    for s in EXIT_CODES:
-        signal.signal(s, _handler)
+    reinstall()
     try:
         yield
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
+
+
+def reinstall() -> None:
+    """Put the grid's handlers (back) in place, e.g. after ``ray.init`` replaced one."""
+    if threading.current_thread() is threading.main_thread():
+        for s in EXIT_CODES:
+            signal.signal(s, _handler)
 
 
 @contextmanager
