@@ -26,8 +26,8 @@ from models.pack_record import MemberLog
 from models.packed_nets import build_packed_networks, extract_member, solo_networks
 from models.packed_optim import PackedOptimizer
 from models.streams import BatchStream, dropout_seed
-from models.train import (CUDA_CHECK_EVERY, STATE_FORMAT, TrainRecord,
-                          TrainResult, default_device, planned_iterations)
+from models.train import (CUDA_CHECK_EVERY, STATE_FORMAT, TrainRecord, TrainResult,
+                          default_device, load_parts, parts_state, planned_iterations)
 
 PACK_STATE_FORMAT = 1
 GRAPH_WARMUP = 3  # eager iterations (on a side stream) before a CUDA graph is captured
@@ -267,9 +267,7 @@ class PackTrainer:
         self._flush(self.iteration)
         return {"format": PACK_STATE_FORMAT, "kind": "pack",
                 "keys": [c.key for c in self.configs], "iteration": self.iteration,
-                "total": self.total, "G": self.G.state_dict(), "D": self.D.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "stream": self.stream.state_dict(),
+                "total": self.total, **parts_state(self),
                 "dropout_rngs": [g.get_state() for g in self.dropout_rngs],
                 "active": self.active.cpu().clone(), "masked": self._masked,
                 "logs": [b.state() for b in self.logs], "reported_at": self._reported_at,
@@ -283,11 +281,7 @@ class PackTrainer:
         if state["keys"] != keys or state["total"] != self.total:
             raise ValueError(f"the state is of the pack {state['keys']} ({state['total']} "
                              f"iterations), not {keys} ({self.total})")
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.stream.load_state_dict(state["stream"])
+        load_parts(self, state)
         for g, s in zip(self.dropout_rngs, state["dropout_rngs"], strict=True):
             g.set_state(s)
         self.active.copy_(state["active"])

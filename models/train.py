@@ -237,9 +237,7 @@ class Trainer:
         self._flush(self.iteration)
         return {"format": STATE_FORMAT, "kind": "solo", "key": self.config.key,
                 "iteration": self.iteration, "total": self.total,
-                "G": self.G.state_dict(), "D": self.D.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "stream": self.stream.state_dict(), "dropout_rng": self.dropout_rng.get_state(),
+                **parts_state(self), "dropout_rng": self.dropout_rng.get_state(),
                 "window": list(self.window), "last": self.last, "diverged_at": self.diverged_at,
                 "curve": list(self.curve), "sums": list(self._sums), "count": self._count,
                 "reported_at": self._reported_at, "attempts": list(self.attempts),
@@ -252,11 +250,7 @@ class Trainer:
         if state["key"] != self.config.key or state["total"] != self.total:
             raise ValueError(f"the state is of trial {state['key']} ({state['total']} "
                              f"iterations), not {self.config.key} ({self.total})")
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.stream.load_state_dict(state["stream"])
+        load_parts(self, state)
         self.dropout_rng.set_state(state["dropout_rng"])
         self.iteration = int(state["iteration"])
         self.window = deque((tuple(p) for p in state["window"]), maxlen=RUNNING_WINDOW)
@@ -276,3 +270,17 @@ def train(config: TrialConfig | Mapping, images: torch.Tensor, *, iterations: in
                       report_every=progress_every)
     trainer.run(progress=progress)
     return trainer.result()
+
+
+STATE_PARTS = ("G", "D", "opt_g", "opt_d", "stream")  # what a trainer (solo or pack) holds
+
+
+def parts_state(trainer: Any) -> dict[str, Any]:
+    """The state dicts of a trainer's networks, optimisers and batch stream."""
+    return {name: getattr(trainer, name).state_dict() for name in STATE_PARTS}
+
+
+def load_parts(trainer: Any, state: dict[str, Any]) -> None:
+    """Load what :func:`parts_state` saved into a trainer built for the same run."""
+    for name in STATE_PARTS:
+        getattr(trainer, name).load_state_dict(state[name])

@@ -342,7 +342,7 @@ def render(rows: list[Row], expected: list[str], note: str) -> str:
         if r is None:
             lines.append(f"| {fault} | NOT PASSED (failed or not run) | - | - |")
             continue
-        secs = "-" if r.seconds_lost is None else f"{r.seconds_lost:+.0f}"
+        secs = "-" if r.seconds_lost is None else f"{round(r.seconds_lost) or 0:+d}"  # no "-0"
         its = "-" if r.iterations_lost is None else f"{r.iterations_lost:,}"
         lines.append(f"| {fault} | {r.outcome} | {secs} | {its} |")
     return "\n".join(lines) + "\n\n" + note + "\n"
