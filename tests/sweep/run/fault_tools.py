@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pytest
 import torch
 
-from sweeps import Driver, ledger_entries, only, write_sweep
+from sweeps import TRIAL_TITLES, Driver, ledger_entries, only, write_sweep
 
 BUDGET = 400          # iterations per trial: ~15 s on a shared 2-core CPU
 MIN_CHECKPOINT = 40   # a fault waits for a checkpoint past the trivial one at iteration 1
@@ -195,9 +195,6 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-# Process titles of a Tune trial's actor: Ray names it after the trainable class
-# (sweep/run/trainable.py names it SweepTrial; Tune's with_resources wrapper otherwise).
-TRIAL_TITLES = ("ray::SweepTrial", "ray::ResourceTrainable")
 
 
 def trial_workers(sid: int, logs: Path, label: str) -> list[int]:

@@ -66,6 +66,11 @@ def reap(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+
+# Process titles of a Tune trial's actor: Ray names it after the trainable class
+# (sweep/run/trainable.py names it SweepTrial; Tune's with_resources wrapper otherwise).
+TRIAL_TITLES = ("ray::SweepTrial", "ray::ResourceTrainable")
+
 class Driver:
     """One `sweep grid` (or other `sweep` command) in its own session and Ray temp folder."""
 

@@ -25,6 +25,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from sweeps import TRIAL_TITLES
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[3]
@@ -92,8 +94,7 @@ class RayNode:
 
     def runs_trial(self) -> bool:
         """A Tune trial actor lives on this node (its process title names the trainable)."""
-        return any("ImplicitFunc" in cmdline(p) or "run_trial" in cmdline(p)
-                   for p in session_pids(self.sid))
+        return any(cmdline(p).startswith(TRIAL_TITLES) for p in session_pids(self.sid))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
