@@ -281,25 +281,14 @@ def test_command_without_table_exits_2_with_a_message(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_read_samples_from_s3(tmp_path, monkeypatch):
+def test_read_samples_from_s3(tmp_path, local_s3):
     """trial_dir as an s3:// URI, read through pyarrow against a local moto server."""
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    srv = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    try:
-        host, port = srv.get_host_and_port()
-        for k, v in {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "test",
-                     "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            monkeypatch.setenv(k, v)
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="sweeps")
-        write_png(tmp_path / "t")
-        s3.put_object(Bucket="sweeps", Key="table1/trial_1/samples.png",
-                      Body=(tmp_path / "t" / "samples.png").read_bytes())
-        img, why = read_samples("s3://sweeps/table1/trial_1", tmp_path)
-        assert why is None and img.shape[:2] == (256, 256)
-        img, why = read_samples("s3://sweeps/table1/trial_2", tmp_path)
-        assert img is None and "samples.png not found" in why
-    finally:
-        srv.stop()
+    _, s3 = local_s3
+    s3.create_bucket(Bucket="sweeps")
+    write_png(tmp_path / "t")
+    s3.put_object(Bucket="sweeps", Key="table1/trial_1/samples.png",
+                  Body=(tmp_path / "t" / "samples.png").read_bytes())
+    img, why = read_samples("s3://sweeps/table1/trial_1", tmp_path)
+    assert why is None and img.shape[:2] == (256, 256)
+    img, why = read_samples("s3://sweeps/table1/trial_2", tmp_path)
+    assert img is None and "samples.png not found" in why

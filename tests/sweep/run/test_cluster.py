@@ -19,7 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -322,31 +325,31 @@ def test_lost_node_fails_over(cluster, classifier, tmp_path):
           f"{len(errors)} trial(s) retried")
 
 
-@pytest.fixture
-def moto(tmp_path):
-    """A moto S3 server on 127.0.0.1 (its own process, stopped by pid) and a bucket."""
+@contextmanager
+def moto_process(log: Path, bucket: str) -> Iterator[tuple[int, Any]]:
+    """A moto S3 server on 127.0.0.1 in its own process (stopped by pid at the end), with
+    ``bucket`` created: (its port, a boto3 client to it)."""
     import boto3
 
     port = free_port()
-    exe = Path(sys.executable).with_name("moto_server")
-    with open(tmp_path / "moto.log", "w") as out:
-        proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H",
+                                 "127.0.0.1", "-p", str(port)], stdout=out,
                                 stderr=subprocess.STDOUT)
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
     try:
-        s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}",
+                              region_name="us-east-1", aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
         deadline = time.monotonic() + 60
-        while True:
+        while True:  # until the server answers
             try:
-                s3.create_bucket(Bucket="sweep-test")
+                client.create_bucket(Bucket=bucket)
                 break
             except Exception:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise
                 time.sleep(0.5)
-        yield s3, env
+        yield port, client
     finally:
         proc.terminate()
         try:
@@ -354,6 +357,15 @@ def moto(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def moto(tmp_path):
+    """A moto S3 server with the bucket sweep-test: (boto3 client, the sweep's AWS env)."""
+    with moto_process(tmp_path / "moto.log", "sweep-test") as (port, s3):
+        yield s3, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                   "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 def test_s3_storage(cluster, moto, classifier, tmp_path, monkeypatch):

@@ -21,7 +21,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from fault_tools import (BUDGET, MATRIX_FILE, MIN_CHECKPOINT, Relay, Row, assert
                          no_checkpoints_left, pair_sweep, past_checkpoint, reached, render,
                          run_grid, snapshot, trial_workers, wait_for)
 from sweeps import Driver, ledger_entries, planned_keys
-from test_cluster import Cluster, free_port
+from test_cluster import Cluster, free_port, moto_process
 
 pytestmark = pytest.mark.slow
 
@@ -377,40 +376,16 @@ BUCKET = "sweep-faults"
 def s3(tmp_path):
     """A moto S3 server (its own process, stopped by pid) behind a Relay that the test can
     stop and restart: (boto3 client straight to moto, the relay, the sweep's AWS env)."""
-    import boto3
-
-    port = free_port()
-    with open(tmp_path / "moto.log", "w") as out:
-        moto = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H",
-                                 "127.0.0.1", "-p", str(port)], stdout=out,
-                                stderr=subprocess.STDOUT)
-    relay = Relay(free_port(), port, tmp_path / "relay.log")
-    try:
-        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}",
-                              region_name="us-east-1", aws_access_key_id="testing",
-                              aws_secret_access_key="testing")
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client.create_bucket(Bucket=BUCKET)
-                break
-            except Exception:
-                if time.monotonic() > deadline or moto.poll() is not None:
-                    raise
-                time.sleep(0.5)
-        relay.start()
-        yield client, relay, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{relay.port}",
-                              "AWS_ACCESS_KEY_ID": "testing",
-                              "AWS_SECRET_ACCESS_KEY": "testing",
-                              "AWS_DEFAULT_REGION": "us-east-1"}
-    finally:
-        relay.stop()
-        moto.terminate()
+    with moto_process(tmp_path / "moto.log", BUCKET) as (port, client):
+        relay = Relay(free_port(), port, tmp_path / "relay.log")
         try:
-            moto.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            moto.kill()
-            moto.wait()
+            relay.start()
+            yield client, relay, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{relay.port}",
+                                  "AWS_ACCESS_KEY_ID": "testing",
+                                  "AWS_SECRET_ACCESS_KEY": "testing",
+                                  "AWS_DEFAULT_REGION": "us-east-1"}
+        finally:
+            relay.stop()
 
 
 def test_s3_outage_then_retry_errors(tmp_path, s3, baseline, small_classifier):

@@ -51,23 +51,11 @@ def test_mirroring_copies_the_table_and_new_entries_once(tmp_path):
     assert "warning: could not copy" in logs[-1] and "sweep collect" in logs[-1]
 
 
-def test_s3_through_moto(monkeypatch):
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    srv = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    srv.start()
-    try:
-        host, port = srv.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        for k, v in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "t",
-                     "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            monkeypatch.setenv(k, v)
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-            Bucket="sweep")
-        _roundtrip("s3://sweep/exp")
-        fs, path = storage.filesystem("s3://sweep/exp/x")
-        assert path == "sweep/exp/x" and storage.location_of(fs, path) == "s3://sweep/exp/x"
-        assert storage.worker_env("s3://sweep/exp")["AWS_ENDPOINT_URL"] == endpoint
-        assert storage.worker_env("/local/path") == {}
-    finally:
-        srv.stop()
+def test_s3_through_moto(local_s3):
+    endpoint, s3 = local_s3
+    s3.create_bucket(Bucket="sweep")
+    _roundtrip("s3://sweep/exp")
+    fs, path = storage.filesystem("s3://sweep/exp/x")
+    assert path == "sweep/exp/x" and storage.location_of(fs, path) == "s3://sweep/exp/x"
+    assert storage.worker_env("s3://sweep/exp")["AWS_ENDPOINT_URL"] == endpoint
+    assert storage.worker_env("/local/path") == {}
