@@ -33,8 +33,8 @@ def hand_out_cost(sweep_file: Path, n_first: int = 3000, seeds: int = 1) -> dict
     from ray.tune.search.search_generator import SearchGenerator
 
     from sweep.config import load_config, trials
-    from sweep.run.searcher import UnitSearcher
-    from sweep.run.units import plan_units
+    from sweep.run.scheduling.searcher import UnitSearcher
+    from sweep.run.scheduling.units import plan_units
 
     doc = yaml.safe_load(sweep_file.read_text())
     doc["seeds"] = list(range(seeds))
@@ -65,7 +65,7 @@ import json, sys, time
 T0 = time.monotonic()
 import ray, bench.trainables as t
 ray.cloudpickle.register_pickle_by_value(t)
-from sweep.run.api import run_sweep
+from sweep.run.driver.api import run_sweep
 marks = {}
 def log(msg, **kw):
     if msg.startswith("[plan] estimated") and "plan" not in marks:

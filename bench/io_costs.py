@@ -22,7 +22,7 @@ import torch
 from bench.speed import ARCHS, configs_of
 from models.train import Trainer
 from sweep.config.sweep_file import DEFAULT_CHECKPOINT_EVERY_S
-from sweep.run import checkpoints, storage
+from sweep.run.records import checkpoints, storage
 
 
 def _free_port() -> int:

@@ -7,9 +7,9 @@ def instant(config, payload) -> None:
     """A grid trial that returns at once with an `ok` result (`run_sweep(trainable=...)`)."""
     from ray import tune
 
-    from sweep.run.result import TrialResult
-    from sweep.run.trainable import final_report
-    from sweep.run.units import Unit
+    from sweep.run.records.results import TrialResult
+    from sweep.run.scheduling.units import Unit
+    from sweep.run.worker.trainable import final_report
 
     unit = Unit.from_config(config)
     tune.report(final_report([TrialResult(status="ok", score=0.0, order=o,

@@ -56,7 +56,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_train_one(args: argparse.Namespace) -> int:
-    from sweep.run.train_one import train_one
+    from sweep.run.worker.train_one import train_one
     result, out = train_one(args.config, args.family, args.set or [],
                             iterations=args.iterations, out=args.out)
     score = "none (diverged)" if result.score is None else f"{result.score:.4f}"
@@ -86,14 +86,14 @@ def cmd_classifier(args: argparse.Namespace) -> int:
 
 def cmd_grid(args: argparse.Namespace) -> int:
     """Refuse a busy experiment before importing Ray and torch (seconds), then run."""
-    from sweep.run.ledger import Ledger
+    from sweep.run.records.ledger import Ledger
 
     exp = _experiment(args)
     if exp.is_dir():
         probe = Ledger(exp)
         probe.lock()  # raises LedgerError naming the running driver's pid
         probe.unlock()
-    from sweep.run.api import run_sweep
+    from sweep.run.driver.api import run_sweep
     run = run_sweep(args.config, results=args.results, address=args.address,
                     storage_root=args.storage, extend=args.extend, fresh=args.fresh,
                     retry_errors=args.retry_errors)
@@ -101,14 +101,14 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from sweep.run.status import read_status, render
+    from sweep.run.watch.status import read_status, render
     status = read_status(_experiment(args))
     print(json.dumps(status, indent=2) if args.json else render(status))
     return 0
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from sweep.run.results import collect
+    from sweep.run.records.results import collect
     exp = _experiment(args)
     if not (exp / "ledger").is_dir():
         raise UsageError(f"{exp} has no finished trials yet (no ledger/); run `make grid` "
@@ -143,7 +143,7 @@ def cmd_curves(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import ray
 
-    from sweep.run.cluster import auth_token, ray_cli
+    from sweep.run.driver.cluster import auth_token, ray_cli
     address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
     try:
         ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
@@ -159,12 +159,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_tensorboard(args: argparse.Namespace) -> int:
-    from sweep.run.viewers import tensorboard
+    from sweep.run.watch.viewers import tensorboard
     return tensorboard(_experiment(args), args.port)
 
 
 def cmd_optuna_dashboard(args: argparse.Namespace) -> int:
-    from sweep.run.viewers import optuna_dashboard
+    from sweep.run.watch.viewers import optuna_dashboard
     return optuna_dashboard(_experiment(args), args.port)
 
 
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except BaseException as exc:  # a second Ctrl-C while a stopped grid cleans up
-        from sweep.run.signals import GridStopped
+        from sweep.run.driver.signals import GridStopped
         if isinstance(exc, GridStopped):
             return exc.exit_code
         raise

@@ -105,5 +105,6 @@ def test_reporting_and_config_never_load_ray():
 
 def test_status_and_the_cli_start_without_ray():
     """`sweep status`, `sweep plan` and the parser need neither Ray nor torch."""
-    assert _loaded_after_importing(["sweep.cli", "sweep.run.status", "sweep.run.ledger",
-                                    "sweep.run.results"]) == []
+    assert _loaded_after_importing(["sweep.cli", "sweep.run.watch.status",
+                                    "sweep.run.records.ledger",
+                                    "sweep.run.records.results"]) == []

@@ -23,8 +23,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sweep.report.experiment import Experiment, FiguresError, load_experiment
+from sweep.report.fig4_samples import LABELS, metrics_text, read_trial_file
 from sweep.report.panels import CONFIG_KEYS, ranked, record
-from sweep.report.samples import LABELS, metrics_text, read_trial_file
 from sweep.report.style import STYLE, add_caption, new_figure
 
 # quantity -> (legend label, colour, line style); Okabe-Ito colours none of Figures 2-4 use

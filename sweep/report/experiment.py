@@ -14,7 +14,7 @@ figures can report "k of N trials done".
   the notes say which group is missing.
 - Columns added after the first tables (``fd``, ``order``, ``pack_id``, ``pack_size``)
   may be missing: ``fd`` is then all NaN (and a note says so), ``order`` stays absent
-  (the partial-grid estimate of ``sweep/report/estimate.py`` then falls back).
+  (the partial-grid estimate of ``sweep/report/partial_estimate.py`` then falls back).
 """
 from __future__ import annotations
 

@@ -36,8 +36,8 @@ from matplotlib.patches import Patch
 
 from sweep.report.curves import fig5
 from sweep.report.experiment import NO_FD_COLUMN, Experiment, FiguresError, load_experiment
+from sweep.report.fig4_samples import config_lines, fig4, read_samples
 from sweep.report.panels import Group, Panel, fig2_panels, fig3_panels, fig3_settings
-from sweep.report.samples import config_lines, fig4, read_samples
 from sweep.report.style import (COLORS, GAN_FILL, REFERENCE_STYLE, STYLE, Z_BARS, Z_OUTLINE,
                                 Z_REFERENCE, add_caption, new_figure, save)
 from sweep.report.summary import summarize, write_summary

@@ -7,8 +7,8 @@ scores" (EBGANs are more reliably trained).
 
 The numbers live here (``summary.md``/``.json``): per-group statistics of I and of the
 Frechet distance FD (lower is better), the EBGAN - GAN comparison, the classifier's
-probes, the estimate of the full grid while it is incomplete (``estimate.py``) and one
-sentence on the claim. The table is read by ``experiment.py`` and cut into the figures'
+probes, the estimate of the full grid while it is incomplete (``partial_estimate.py``) and
+one sentence on the claim. The table is read by ``experiment.py`` and cut into the figures'
 subsets by ``panels.py``; ``markdown.py`` renders summary.md. Never imports Ray or torch.
 
 Conventions (the same in the figures and in the summary):
@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from sweep.report.estimate import DIFF, estimate_full_grid, sample_sentence
 from sweep.report.experiment import Experiment, classifier_sha, family_progress
 from sweep.report.markdown import fmt_p, render_markdown
 from sweep.report.panels import Group, Panel, best_trials, fig2_panels, fig3_panels, plain
+from sweep.report.partial_estimate import DIFF, estimate_full_grid, sample_sentence
 
 __all__ = ["summarize", "write_summary", "render_markdown", "compare", "group_stats",
            "claim_sentence", "CLAIM"]

@@ -1,6 +1,17 @@
-"""Running a sweep: Ray Tune, the trainable, the ledger, storage, cluster, estimate, table.
+"""Running a sweep, grouped by what each part does:
 
-``sweep.run.api.run_sweep`` is the entry point. This package's ``__init__`` imports
-nothing, so the modules that do not need Ray (ledger, storage, results, status) load
-without it.
+- ``driver/``: the process that runs the grid: ``api.run_sweep`` (the entry point), the
+  checks before a run (``preflight``), the time estimate, Ray Tune (``tuning``), the
+  callback that files finished trials, signals and the cluster.
+- ``scheduling/``: which configurations each Ray Tune trial trains and when: the units,
+  packs and their hand-out order (``units``), the searcher that hands them out, Optuna.
+- ``worker/``: what runs inside a trial: the Ray Tune trainable, one unit's training and
+  scoring (``unit_runner``), ``sweep train-one``, the classifier it scores with.
+- ``records/``: what a run leaves: the ledger, checkpoints, storage (local or s3://), the
+  trial result and the results table.
+- ``watch/``: reading a running or finished sweep: ``sweep status``, TensorBoard, Optuna's
+  dashboard.
+
+This package's ``__init__`` files import nothing, so the modules that do not need Ray
+(records, watch) load without it.
 """

@@ -247,7 +247,8 @@ def test_report_never_imports_ray_optuna_torch_or_pyplot():
         assert not {m for m in imported if m.startswith("matplotlib.pyplot")}, mod
         # only the report itself, the trial files' storage layer and the error base class
         assert not {m for m in imported if m.startswith(("sweep.", "evaluator", "models"))
-                    and not m.startswith(("sweep.report", "sweep.run.storage", "models.errors"))}, mod
+                    and not m.startswith(("sweep.report", "sweep.run.records.storage",
+                                          "models.errors"))}, mod
 
 
 # --- the command (sweep/cli.py) --------------------------------------------------------

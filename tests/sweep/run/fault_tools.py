@@ -63,7 +63,7 @@ def checkpointing_grid(args: list[str], cwd: Path, env: dict[str, str] | None = 
     cost on the machine (pickled by value: no node imports the tests)."""
     code = ("import sys, faults, ray\n"
             "ray.cloudpickle.register_pickle_by_value(faults)\n"
-            "import sweep.run.api as api\n"
+            "import sweep.run.driver.api as api\n"
             "from sweep.cli import main\n"
             "run_sweep = api.run_sweep\n"
             "api.run_sweep = lambda *a, **k: run_sweep(\n"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sweep.run.trainable import final_report, run_trial
-from sweep.run.trial import Hooks
-from sweep.run.result import TrialResult
-from sweep.run.units import Unit
+from sweep.run.records.results import TrialResult
+from sweep.run.scheduling.units import Unit
+from sweep.run.worker.trainable import final_report, run_trial
+from sweep.run.worker.unit_runner import Hooks
 
 
 def fail_family(config, payload) -> None:

@@ -68,7 +68,7 @@ def reap(proc: subprocess.Popen) -> None:
 
 
 # Process titles of a Tune trial's actor: Ray names it after the trainable class
-# (sweep/run/trainable.py names it SweepTrial; Tune's with_resources wrapper otherwise).
+# (sweep/run/worker/trainable.py names it SweepTrial; Tune's with_resources wrapper otherwise).
 TRIAL_TITLES = ("ray::SweepTrial", "ray::ResourceTrainable")
 
 class Driver:
@@ -149,7 +149,7 @@ def api_command(sweep_file: Path, results: Path, trainable: str, **kwargs: Any) 
     by value, so Ray's workers need not import the tests) and exiting with its code."""
     code = ("import sys, faults, ray\n"
             "ray.cloudpickle.register_pickle_by_value(faults)\n"
-            "from sweep.run.api import run_sweep\n"
+            "from sweep.run.driver.api import run_sweep\n"
             f"run = run_sweep({str(sweep_file)!r}, results={str(results)!r}, "
             f"trainable=faults.{trainable}, **{kwargs!r})\n"
             "print('RUN', run.state, run.exit_code, run.done, run.total, flush=True)\n"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from sweep.run import checkpoints
+from sweep.run.records import checkpoints
 from sweeps import ledger_entries, only, run_api, write_sweep
 
 ITERATIONS, CHECKPOINT_AT, RAISE_AT = 60, 30, 43
@@ -35,14 +35,15 @@ def _files(results: Path) -> tuple[dict, dict[str, torch.Tensor], bytes, str]:
 
 def _uninterrupted(sweep_file: Path, classifier: Path, results: Path) -> None:
     """The same trial trained without Ray and without interruption, as a trial runs it
-    (sweep/run/trial.py, one thread: what a trial with 1 CPU pins), filed like the grid."""
+    (sweep/run/worker/unit_runner.py, one thread: what a trial with 1 CPU pins), filed like the
+    grid."""
     from evaluator.classifier import load_classifier, load_fd_reference
     from models.data import load_mnist
     from sweep.config import load_config, trials
-    from sweep.run.ledger import Ledger
-    from sweep.run.result import ledger_entry
-    from sweep.run.trial import Scorer, run_unit
-    from sweep.run.units import Unit
+    from sweep.run.records.ledger import Ledger
+    from sweep.run.records.results import ledger_entry
+    from sweep.run.scheduling.units import Unit
+    from sweep.run.worker.unit_runner import Scorer, run_unit
 
     cfg = load_config(sweep_file)
     (trial,) = trials(cfg)

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from sweep.config import load_config, trials
-from sweep.run.cluster import ray_cli
+from sweep.run.driver.cluster import ray_cli
 from sweeps import Driver, write_sweep
 
 CHROMIUM = Path("/usr/bin/chromium")

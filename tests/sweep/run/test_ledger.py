@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sweep.run.estimate import Estimate, format_duration, from_history
-from sweep.run.ledger import Ledger, LedgerError
+from sweep.run.driver.time_estimate import Estimate, format_duration, from_history
+from sweep.run.records.ledger import Ledger, LedgerError
 
 
 def test_entries_round_trip_and_are_readable_by_others(tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_a_different_sweep_is_refused_and_extend_only_adds(tmp_path: Path) -> No
 def test_the_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path: Path) -> None:
     exp = tmp_path / "exp"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from sweep.run.ledger import Ledger; "
+        [sys.executable, "-c", "import sys, time; from sweep.run.records.ledger import Ledger; "
          f"held = Ledger({str(exp)!r}); held.lock(); print('locked', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[3])
     try:

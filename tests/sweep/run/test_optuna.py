@@ -11,7 +11,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from sweep.run.optuna_search import storage
+from sweep.run.scheduling.optuna_search import storage
 from sweeps import Driver, ledger_entries, sweep, write_sweep
 
 pytestmark = pytest.mark.slow  # four grids: minutes (make test-slow)

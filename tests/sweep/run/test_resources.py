@@ -1,13 +1,13 @@
-"""Resources per trial and trials at a time (sweep/run/cluster.py, sweep/run/packing.py):
-values derived by hand from the nodes Ray would report."""
+"""Resources per trial and trials at a time (sweep/run/driver/cluster.py,
+sweep/run/scheduling/units.py): values derived by hand from the nodes Ray would report."""
 from __future__ import annotations
 
 import pytest
 
 from models.config import TrialConfig
 from sweep.config.sweep_file import Resources
-from sweep.run.cluster import ClusterError, concurrent_slots, per_trial
-from sweep.run.packing import max_pack_size, splitter
+from sweep.run.driver.cluster import ClusterError, concurrent_slots, per_trial
+from sweep.run.scheduling.units import max_pack_size, splitter
 
 CPU_BOX = [{"CPU": 2.0}]
 GPU_CLUSTER = [{"CPU": 4.0}, {"CPU": 8.0, "GPU": 1.0}, {"CPU": 8.0, "GPU": 1.0}]

@@ -14,8 +14,8 @@ from ray.tune.search import Searcher
 from ray.tune.search.search_generator import SearchGenerator
 
 from sweep.config import load_config, trials
-from sweep.run.searcher import UnitSearcher
-from sweep.run.units import Unit, plan_units
+from sweep.run.scheduling.searcher import UnitSearcher
+from sweep.run.scheduling.units import Unit, plan_units
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -1,4 +1,4 @@
-"""Where trial files live (sweep/run/storage.py): a local folder, and s3:// on a local moto
+"""Where trial files live (sweep/run/records/storage.py): a local folder, and s3:// on a local moto
 server, through the same functions."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from sweep.run import storage
+from sweep.run.records import storage
 
 
 def _roundtrip(root: str) -> None:

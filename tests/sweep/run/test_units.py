@@ -1,4 +1,4 @@
-"""The grid's units and their seeded, stratified hand-out order (sweep/run/units.py)."""
+"""The grid's units and their seeded, stratified hand-out order (sweep/run/scheduling/units.py)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sweep.config import load_config, trials
 from models.pack_plan import plan_packs
-from sweep.run.units import hand_out_order, order_of, plan_units, shape_groups
+from sweep.config import load_config, trials
+from sweep.run.scheduling.units import hand_out_order, order_of, plan_units, shape_groups
 
 REPO = Path(__file__).resolve().parents[3]
 

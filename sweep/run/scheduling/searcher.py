@@ -16,8 +16,8 @@ from typing import Any, Sequence
 
 from ray.tune.search import Searcher
 
-from sweep.run.result import OBJECTIVE
-from sweep.run.units import Unit
+from sweep.run.records.results import OBJECTIVE
+from sweep.run.scheduling.units import Unit
 
 
 class UnitSearcher(Searcher):

@@ -1,6 +1,6 @@
 """One unit (a configuration, or a pack of them) without Ray: train, score, store files.
 
-Shared by the Ray Tune trainable (``sweep/run/trainable.py``) and ``sweep train-one``.
+Shared by the Ray Tune trainable (``sweep/run/worker/trainable.py``) and ``sweep train-one``.
 Each configuration's folder gets ``config.json`` (the settings it ran with, its data and
 classifier), ``record.json`` (what the run did), ``curves.csv`` (the losses as reported),
 and, when it trained to the end, ``samples.png`` and ``generator.pt``: the same files
@@ -23,9 +23,9 @@ from evaluator.sampling import score_generator
 from models.config import TrialConfig
 from models.samples import sample_images, save_sample_grid
 from models.train import TrainResult, Trainer
-from sweep.run import storage
-from sweep.run.result import TrialResult, histogram_json
-from sweep.run.units import Unit
+from sweep.run.records import storage
+from sweep.run.records.results import TrialResult, histogram_json
+from sweep.run.scheduling.units import Unit
 
 CURVE_POINTS = 100        # about this many reports (curve rows) per trial
 MAX_REPORT_EVERY = 200    # but at least one every 200 iterations

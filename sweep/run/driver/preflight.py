@@ -1,6 +1,6 @@
 """An experiment directory before its grid runs: which sweep it holds, what is left to run.
 
-``run_sweep`` (sweep/run/api.py) calls these in order: refuse a different sweep
+``run_sweep`` (sweep/run/driver/api.py) calls these in order: refuse a different sweep
 (:func:`check_sweep`), never mix data or classifiers (:func:`check_comparable`), find the
 pending configurations (:func:`pending_keys`), and, once every check passed, record the
 sweep as the experiment's (:func:`record_sweep`): a refused run leaves the directory as it
@@ -16,7 +16,7 @@ from typing import Any
 from models import atomic
 from models.config import TrialConfig
 from sweep.config import SweepConfig, plan
-from sweep.run.ledger import Ledger, LedgerError
+from sweep.run.records.ledger import Ledger, LedgerError
 
 
 def sweep_ids(cfg: SweepConfig, grid: list[TrialConfig]) -> list[str]:

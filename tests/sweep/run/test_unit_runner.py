@@ -1,5 +1,5 @@
-"""One unit without Ray (sweep/run/trial.py): a configuration or a pack is trained, scored
-(I and FD) and stored with the same files per configuration."""
+"""One unit without Ray (sweep/run/worker/unit_runner.py): a configuration or a pack is trained,
+scored (I and FD) and stored with the same files per configuration."""
 from __future__ import annotations
 
 import csv
@@ -12,8 +12,8 @@ import torch
 from evaluator.classifier import load_classifier, load_fd_reference
 from models.config import TrialConfig
 from models.data import load_mnist
-from sweep.run.trial import Scorer, report_every, run_unit
-from sweep.run.units import Unit
+from sweep.run.scheduling.units import Unit
+from sweep.run.worker.unit_runner import Scorer, report_every, run_unit
 
 BASE = dict(family="gan", model="gan", nLayerG=2, nLayerD=2, sizeG=32, sizeD=16,
             dropoutD=False, optimD="adam", optimG="adam", lr=0.001, iterations=30)

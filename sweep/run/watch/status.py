@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import UserError
-from sweep.run.estimate import format_duration
-from sweep.run.ledger import Ledger
+from sweep.run.driver.time_estimate import format_duration
+from sweep.run.records.ledger import Ledger
 
 
 def driver_pid(exp: Path) -> int | None:

@@ -24,10 +24,11 @@ from ray.tune.trainable.function_trainable import wrap_function
 
 from evaluator.convnet import ConvNet
 from models.train import default_device
-from sweep.run import checkpoints
-from sweep.run.result import OBJECTIVE, TrialResult
-from sweep.run.trial import Hooks, Scorer, finish_unit, make_trainer, results_of, train_unit
-from sweep.run.units import Unit
+from sweep.run.records import checkpoints
+from sweep.run.records.results import OBJECTIVE, TrialResult
+from sweep.run.scheduling.units import Unit
+from sweep.run.worker.unit_runner import (Hooks, Scorer, finish_unit, make_trainer, results_of,
+                                          train_unit)
 
 
 @dataclass(frozen=True)

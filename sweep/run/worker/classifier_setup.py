@@ -12,7 +12,7 @@ from typing import Any
 
 from evaluator import classifier as clf_mod
 from sweep.config import SweepConfig, classifier_dir
-from sweep.run.estimate import format_duration
+from sweep.run.driver.time_estimate import format_duration
 
 
 @dataclass(frozen=True)

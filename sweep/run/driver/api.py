@@ -5,7 +5,7 @@ order -> Ray Tune (UnitSearcher; Optuna families through FamilySearcher) -> ledg
 trials.parquet. Running it again continues the experiment: finished configurations are
 skipped, unfinished ones resume from their last checkpoint.
 
-    from sweep.run.api import run_sweep
+    from sweep.run.driver.api import run_sweep
     run = run_sweep("examples/smoke.yaml", results="results/smoke")
     run.exit_code, run.counts, run.table
 """
@@ -20,9 +20,10 @@ from typing import Any, Callable
 
 from models.config import TrialConfig
 from sweep.config import SweepConfig, counts, experiment_dir, load_config, trials
-from sweep.run import checkpoints, cluster, estimate, experiment, signals, storage
-from sweep.run.ledger import Ledger, LedgerError, ResultsUnwritable
-from sweep.run.signals import GridStopped, stop_on_signals
+from sweep.run.driver import cluster, preflight, signals, time_estimate
+from sweep.run.driver.signals import GridStopped, stop_on_signals
+from sweep.run.records import checkpoints, storage
+from sweep.run.records.ledger import Ledger, LedgerError, ResultsUnwritable
 
 # Ray Tune settings for a grid, set by run_sweep (a user's own value wins): the ledger is
 # the record of the experiment, so Tune's periodic snapshot (which grows with the trials)
@@ -61,7 +62,7 @@ def run_sweep(config: str | Path | SweepConfig, *, results: str | Path | None = 
 
     ``trainable(config, payload)`` replaces the trial function (tests inject faults with
     it; the bench makes trials return at once); it must report a final result as
-    ``sweep.run.trainable.run_trial`` does.
+    ``sweep.run.worker.trainable.run_trial`` does.
     """
     started = time.monotonic()
     for key, value in TUNE_ENV.items():
@@ -106,20 +107,20 @@ def run_sweep(config: str | Path | SweepConfig, *, results: str | Path | None = 
 def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, storage_root,
          extend, retry_errors, log, trainable) -> dict[str, Any]:
     from models.data import load_mnist
-    from sweep.run.classifier_setup import ensure_classifier
+    from sweep.run.worker.classifier_setup import ensure_classifier
 
     grid = trials(cfg)
-    ids = experiment.sweep_ids(cfg, grid)
-    experiment.check_sweep(cfg, ledger, ids, extend=extend)
+    ids = preflight.sweep_ids(cfg, grid)
+    preflight.check_sweep(cfg, ledger, ids, extend=extend)
     entries = ledger.entries()
-    pending = experiment.pending_keys(grid, entries, retry_errors=retry_errors)
+    pending = preflight.pending_keys(grid, entries, retry_errors=retry_errors)
     total = sum(counts(cfg).values())
     n_fam = ", ".join(f"{k} {v:,}" for k, v in counts(cfg).items())
     log(f"[plan] {cfg.name}: {total:,} trials ({n_fam}); {len(grid) - len(pending):,} already "
         f"finished, {len(pending):,} grid trials to run")
     data = load_mnist(cfg.data.source, cfg.data.root, flatten=True)
     clf = ensure_classifier(cfg, data, log=log)
-    experiment.check_comparable(entries, exp, data.source, clf.sha256)
+    preflight.check_comparable(entries, exp, data.source, clf.sha256)
     root = storage.resolve(storage_root or cfg.storage, exp)
     storage.record_root(exp, root)
     mirror_to = root if storage.is_elsewhere(root, exp) else None
@@ -139,12 +140,12 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, s
                 "sweep file (or --storage) to an NFS path or an s3:// URI")
         request = cluster.per_trial(cfg.resources, nodes)
         slots = cluster.concurrent_slots(request, nodes, cfg.resources.max_concurrent_trials)
-        from sweep.run import packing, units as units_mod
-        split = packing.splitter(cfg.resources, request, log=log)
+        from sweep.run.scheduling import units as units_mod
+        split = units_mod.splitter(cfg.resources, request, log=log)
         units = units_mod.plan_units(grid, pending, seed=_order_seed(cfg), split=split,
                                      resume_from=checkpoints.Index(exp).locations())
         resumed = sum(1 for u in units if u.resume_from)
-        experiment.record_sweep(cfg, exp, ledger, ids, clf.manifest)
+        preflight.record_sweep(cfg, exp, ledger, ids, clf.manifest)
         est = _estimate(cfg, entries, units, data.train_images, slots, int(request["cpu"]))
         budget = (f"{cfg.budget.iterations} iterations" if cfg.budget.iterations
                   else f"{cfg.budget.epochs} epochs")
@@ -155,12 +156,12 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, s
             f"{request['gpu']:g} GPU; {slots} at a time on {cluster.describe_nodes(nodes)}"
             + (f"; {resumed:,} resume from a checkpoint" if resumed else ""))
         grid_s = est.total_seconds()
-        log(f"[plan] estimated time: {estimate.format_duration(grid_s)} for the grid on these "
-            "resources" + (f"; {estimate.format_duration(grid_s + clf.trained_s)} with the "
+        log(f"[plan] estimated time: {time_estimate.format_duration(grid_s)} for the grid on these "
+            "resources" + (f"; {time_estimate.format_duration(grid_s + clf.trained_s)} with the "
                            f"classifier trained first ({clf.trained_s:.0f} s)"
                            if clf.trained_s else ""), flush=True)
         state["plan_at"] = time.monotonic()
-        from sweep.run.tuning import Fitter
+        from sweep.run.driver.tuning import Fitter
         fitter = Fitter(cfg, exp, ledger, root, data, clf, request, slots, est, total,
                         len(grid) - len(pending) + _optuna_done(cfg, entries), mirror_to,
                         log, trainable)
@@ -182,24 +183,24 @@ def _optuna_done(cfg: SweepConfig, entries: dict[str, dict]) -> int:
 
 
 def _estimate(cfg: SweepConfig, entries: dict[str, dict], units: list, images, slots: int,
-              threads: int) -> estimate.Estimate:
+              threads: int) -> time_estimate.Estimate:
     configs: list[TrialConfig] = [m for u in units for m in u.members]
     n_optuna = sum(f.trials * len(cfg.seeds) for f in cfg.families if f.search == "optuna")
-    mean = estimate.from_history(list(entries.values()))
+    mean = time_estimate.from_history(list(entries.values()))
     if mean is not None:
         prior = [mean] * (len(configs) + n_optuna)
     else:
-        prior = estimate.config_seconds(configs, images, cfg.score.samples, threads)
+        prior = time_estimate.config_seconds(configs, images, cfg.score.samples, threads)
         prior += [sum(prior) / len(prior)] * n_optuna if prior else []
-    overhead = estimate.TRIAL_OVERHEAD_S * (len(units) + n_optuna)
+    overhead = time_estimate.TRIAL_OVERHEAD_S * (len(units) + n_optuna)
     if prior:
         prior = [p + overhead / len(prior) for p in prior]
-    return estimate.Estimate(prior, slots, units=len(units) + n_optuna)
+    return time_estimate.Estimate(prior, slots, units=len(units) + n_optuna)
 
 
 def _finish(cfg: SweepConfig, exp: Path, run: dict, state: dict, started: float,
             log) -> SweepRun:
-    from sweep.run.results import collect
+    from sweep.run.records.results import collect
 
     fitter = run.get("fitter")
     df = collect(exp, mirror=False, log=log)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from models import atomic
-from sweep.run import storage
+from sweep.run.records import storage
 
 STATE_FILE = "state.pt"
 META_FILE = "checkpoint.json"

@@ -1,4 +1,5 @@
-"""The full grid's estimate from a partial, randomly ordered grid (sweep/report/estimate.py).
+"""The full grid's estimate from a partial, randomly ordered grid
+(sweep/report/partial_estimate.py).
 
 Small hand-made families whose expected values follow from the definitions: the sample
 is the longest complete prefix of ``order`` cut at a group boundary; the interval is a
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweep.report.estimate import (
+from sweep.report.partial_estimate import (
     complete_prefix, estimate_full_grid, fpc_median, more_trials_needed, random_sample,
     resampled_medians,
 )

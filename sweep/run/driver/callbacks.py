@@ -17,10 +17,12 @@ from typing import Any, Callable, Iterator
 from ray import tune
 
 from models import atomic
-from sweep.run import checkpoints, estimate, signals, storage
-from sweep.run.ledger import Ledger, ResultsUnwritable
-from sweep.run.result import TrialResult, ledger_entry
-from sweep.run.units import Unit
+from sweep.run.driver import signals
+from sweep.run.driver.time_estimate import Estimate, format_duration
+from sweep.run.records import checkpoints, storage
+from sweep.run.records.ledger import Ledger, ResultsUnwritable
+from sweep.run.records.results import TrialResult, ledger_entry
+from sweep.run.scheduling.units import Unit
 
 
 def _now() -> str:
@@ -62,7 +64,7 @@ class LedgerCallback(tune.Callback):
     """Write every member of a finished trial to the ledger; print one line per trial."""
 
     def __init__(self, ledger: Ledger, *, total: int, done_before: int,
-                 est: estimate.Estimate, name: str, log: Callable[..., None] = print,
+                 est: Estimate, name: str, log: Callable[..., None] = print,
                  mirror_to: str | None = None, progress_log: Path | None = None) -> None:
         self.ledger, self.total, self.est, self.log = ledger, total, est, log
         self.done = done_before
@@ -166,8 +168,8 @@ class LedgerCallback(tune.Callback):
         line = (f"[grid] {self.done:,}/{self.total:,} done ({self.counts['ok']} ok, "
                 f"{self.counts['diverged']} diverged, {self.counts['error']} errors this run), "
                 f"{self._running(trials, trial)} running, elapsed "
-                f"{estimate.format_duration(self.est.elapsed())}, ETA "
-                f"{estimate.format_duration(self.est.remaining_seconds(self.total - self.done))}")
+                f"{format_duration(self.est.elapsed())}, ETA "
+                f"{format_duration(self.est.remaining_seconds(self.total - self.done))}")
         self.log(line, flush=True)
         self._publish(trials, line, exclude=trial)
 

@@ -10,6 +10,12 @@ order, the families interleaved so that each advances in proportion to its size.
 stopped at any point then holds a uniform random sample of each family's groups, and the
 order is the same on every resume (it depends on the sweep's seeds and the full grid,
 never on what is already done or on how configurations are packed).
+
+How a shape group's pending configurations are cut into packs is `resources.pack`
+(:func:`splitter`): ``auto`` packs on CUDA, as large as the GPU memory a trial gets allows,
+and trains one configuration per trial on CPU, where `make bench` measured packing to be
+slower (see the README's performance section); ``1`` never packs; ``N`` packs at most N
+configurations of one shape group (on CUDA also split to fit the memory).
 """
 from __future__ import annotations
 
@@ -21,8 +27,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 from models.config import TrialConfig
 from models.streams import derive_seed
+from sweep.config import Resources
 
 Group = list[TrialConfig]  # one family's configurations of one shape group, in grid order
+MEMORY_SHARE = 0.8  # of the trial's GPU memory a pack may plan to use
+AUTO_GPU_PACK = 24  # Table 1's GAN groups: 12 optimisation settings x dropout on/off
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class Unit:
     """One Ray Tune trial: its member configurations and where they stand in the order."""
     members: tuple[TrialConfig, ...]
     orders: tuple[int, ...]           # each member's position in its family's order
-    resume_from: str | None = None    # a checkpoint left by an earlier run (sweep/run/checkpoints.py)
+    resume_from: str | None = None    # a checkpoint left by an earlier run (records/checkpoints.py)
 
     @property
     def is_pack(self) -> bool:
@@ -130,3 +139,35 @@ def order_of(trials: Sequence[TrialConfig], seed: int) -> dict[str, int]:
     for group, start in hand_out_order(shape_groups(trials), seed):
         out.update({t.key: start + i for i, t in enumerate(group)})
     return out
+
+
+def singles(group: Group) -> list[Group]:
+    return [[t] for t in group]
+
+
+def max_pack_size(resources: Resources, request: dict[str, float]) -> int:
+    """The largest pack `resources.pack` allows (before memory limits); 1 = no packing."""
+    if resources.pack == "auto":
+        return AUTO_GPU_PACK if request.get("gpu", 0) > 0 else 1
+    return int(resources.pack)
+
+
+def splitter(resources: Resources, request: dict[str, float], *, log=print,
+             gpu_bytes: Callable[[], int | None] | None = None) -> Callable[[Group], list[Group]]:
+    """A function cutting a shape group's pending configurations into packs."""
+    from models.pack_plan import plan_packs
+
+    limit = max_pack_size(resources, request)
+    if limit <= 1:
+        return singles
+    budget = None
+    if request.get("gpu", 0) > 0:
+        from sweep.run.driver.cluster import gpu_memory_bytes
+        total = (gpu_bytes or gpu_memory_bytes)()
+        if total is None:
+            log("[pack] could not read the GPU memory; packs are not split by memory")
+        else:
+            budget = int(total * min(1.0, request["gpu"]) * MEMORY_SHARE)
+            log(f"[pack] packs of up to {limit} configurations within "
+                f"{budget / 2**30:.1f} GiB of GPU memory per trial")
+    return lambda group: plan_packs(group, max_members=limit, max_bytes=budget)

@@ -14,7 +14,7 @@ from typing import Callable
 
 from sweep.config import load_config
 from sweep.config.trials import one_trial
-from sweep.run.result import TrialResult
+from sweep.run.records.results import TrialResult
 
 
 def train_one(config_path: str, family: str, settings: list[str], *,
@@ -23,9 +23,9 @@ def train_one(config_path: str, family: str, settings: list[str], *,
     from evaluator.convnet import ConvNet
     from models.data import load_mnist
     from models.train import default_device
-    from sweep.run.classifier_setup import ensure_classifier
-    from sweep.run.trial import Scorer, run_unit
-    from sweep.run.units import Unit
+    from sweep.run.scheduling.units import Unit
+    from sweep.run.worker.classifier_setup import ensure_classifier
+    from sweep.run.worker.unit_runner import Scorer, run_unit
 
     cfg = load_config(config_path)
     trial = one_trial(cfg, family, settings, iterations)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from models.errors import UserError
-from sweep.run import storage
+from sweep.run.records import storage
 
 
 def _tool(name: str) -> str:

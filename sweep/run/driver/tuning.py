@@ -14,13 +14,14 @@ from ray import tune
 from ray.tune.logger import JsonLoggerCallback, TBXLoggerCallback
 
 from sweep.config import Family, SweepConfig
-from sweep.run import signals, storage
-from sweep.run.callbacks import LedgerCallback
-from sweep.run.estimate import Estimate
-from sweep.run.ledger import Ledger
-from sweep.run.searcher import UnitSearcher
-from sweep.run.trainable import Payload, make_trainable, run_trial
-from sweep.run.units import Unit
+from sweep.run.driver import signals
+from sweep.run.driver.callbacks import LedgerCallback
+from sweep.run.driver.time_estimate import Estimate
+from sweep.run.records import storage
+from sweep.run.records.ledger import Ledger
+from sweep.run.scheduling.searcher import UnitSearcher
+from sweep.run.scheduling.units import Unit
+from sweep.run.worker.trainable import Payload, make_trainable, run_trial
 
 PROGRESS_LOG = "sweep-progress.log"  # in Ray's log folder: the dashboard's Logs view lists it
 # `reuse_actors: auto` reuses Ray workers when a trial is expected to take less than this:
@@ -87,7 +88,7 @@ class Fitter:
             self.hand_out_s += searcher.suggest_seconds
 
     def optuna(self, family: Family) -> None:
-        from sweep.run.optuna_search import FamilySearcher
+        from sweep.run.scheduling.optuna_search import FamilySearcher
 
         for seed in self.cfg.seeds:
             done = {k: e for k, e in self.ledger.entries().items()

@@ -23,8 +23,8 @@ from ray.tune.search.optuna import OptunaSearch
 from models.config import TrialConfig
 from models.streams import derive_seed
 from sweep.config import Family, SweepConfig, base_settings
-from sweep.run.result import OBJECTIVE
-from sweep.run.units import Unit
+from sweep.run.records.results import OBJECTIVE
+from sweep.run.scheduling.units import Unit
 
 JOURNAL = "optuna.journal"
 MAX_REPEATS = 50  # suggestions in a row that repeat a known configuration before giving up

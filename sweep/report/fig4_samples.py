@@ -5,7 +5,7 @@ section 4.1, Figure 4: generations of the best GAN, EBGAN and EBGAN-PT of the gr
 the highest I. Our addition: a second row with the best trial by the lowest Frechet
 distance FD of each family, whose panel says so when it is the same trial as the best
 by I. Images are the trials' ``samples.png``, read from the trial folder (a local path
-or a URI such as ``s3://bucket/prefix``, through ``sweep.run.storage``).
+or a URI such as ``s3://bucket/prefix``, through ``sweep.run.records.storage``).
 """
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ LABELS = {"gan": "GAN", "ebgan": "EBGAN", "ebgan_pt": "EBGAN-PT"}
 
 def read_trial_file(trial_dir: Any, name: str, exp_dir: Path) -> bytes:
     """The bytes of ``name`` in a trial folder: a local path (absolute, or relative to the
-    experiment) or a URI read through ``sweep.run.storage`` (AWS_ENDPOINT_URL etc. from
+    experiment) or a URI read through ``sweep.run.records.storage`` (AWS_ENDPOINT_URL etc. from
     the environment). Raises FileNotFoundError when it is not there, ValueError when no
     folder is recorded."""
     if not isinstance(trial_dir, str) or not trial_dir:
         raise ValueError("no trial directory recorded")
     if "://" in trial_dir:
-        from sweep.run import storage  # pyarrow filesystems: only needed for URIs
+        from sweep.run.records import storage  # pyarrow filesystems: only needed for URIs
         return storage.read_bytes(storage.join(trial_dir, name))
     d = Path(trial_dir)
     if not d.is_absolute() and not d.exists():

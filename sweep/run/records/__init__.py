@@ -1,0 +1,2 @@
+"""What a sweep leaves behind: the ledger, checkpoints, storage, trial results and the
+results table."""

@@ -1,0 +1,1 @@
+"""Watching a sweep: sweep status, TensorBoard and the Optuna dashboard."""
