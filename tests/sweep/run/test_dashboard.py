@@ -1,4 +1,4 @@
-"""The Ray dashboard of a running grid, in a real browser (README "Watching a grid").
+"""The Ray dashboard of a running grid, in a real browser (docs/watching.md).
 
 `sweep grid` starts a local Ray instance whose dashboard listens on 127.0.0.1 with Ray's
 token authentication on. This test runs the smoke sweep with trials long enough to be
