@@ -29,9 +29,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from contextlib import nullcontext
+
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits  # a requirement of scikit-learn
+
+try:
+    from threadpoolctl import threadpool_limits  # a requirement of scikit-learn
+except ImportError:  # a bare PyTorch image (bench/gpu_check.py): BLAS keeps its own threads
+    def threadpool_limits(limits=None, user_api=None):  # noqa: ARG001
+        return nullcontext()
 
 # The eigendecompositions run on one BLAS thread. A 1024 x 1024 eigh takes ~0.2-0.4 s on one
 # core; on two cores that other work (or other trials of a sweep) keeps busy, OpenBLAS's
