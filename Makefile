@@ -5,13 +5,16 @@ ADDRESS ?=
 KEYS ?=
 PORT ?=
 PYTHON ?= python3
+CLASSIFIER ?= results/classifier/mnist
+BUNDLE ?= build/gpu-bundle
+CHECK_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS := -c $(SWEEP) $(if $(RESULTS),--results $(RESULTS),)
 
 .PHONY: setup test test-slow plan classifier grid status collect histograms curves dashboard \
-	tensorboard optuna-dashboard bench clean
+	tensorboard optuna-dashboard bench gpu-bundle gpu-check clean
 
 setup: $(STAMP)
 
@@ -58,6 +61,18 @@ optuna-dashboard: setup
 
 bench: setup
 	$(BIN)/python -m bench.run -c $(SWEEP) $(if $(RESULTS),--results $(RESULTS),)
+
+# The GPU check's data (MNIST digits, the full-MNIST classifier and its FD reference), made
+# here to travel with the tree; the classifier is trained first when missing (MNIST_ROOT).
+gpu-bundle: setup $(CLASSIFIER)/manifest.json
+	$(BIN)/python -m bench.gpu_bundle --classifier $(CLASSIFIER) --out $(BUNDLE)
+
+$(CLASSIFIER)/manifest.json: | setup
+	$(BIN)/sweep classifier $(ARGS) --out $(CLASSIFIER)
+
+# No setup: a GPU image has PyTorch and no venv. CHECK_ARGS="--cpu" rehearses it here.
+gpu-check:
+	$(PYTHON) bench/gpu_check.py --bundle $(BUNDLE) $(CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

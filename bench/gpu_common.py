@@ -50,7 +50,7 @@ CPU = Budget(archs={f"{name.split(' (')[0]} /{CPU_SCALE} ({a},{b},{c // CPU_SCAL
              check_arch=(3, 3, 24, 16), check_batch=32, check_iterations=10,
              tf32_iterations=8, tf32_seeds=3, score_samples=500, synthetic_images=1024,
              peak_n=256,
-             caps={"correctness": 30, "packing": 60, "tf32": 30, "projection": 20})
+             caps={"correctness": 60, "packing": 120, "tf32": 90, "projection": 30})
 
 # Optimisation settings that do not diverge, for runs that must keep going to be timed.
 CALM = [dict(optimD="sgd", optimG="sgd", lr=0.001, dropoutD=False),
