@@ -73,6 +73,7 @@ class Workers:
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                        bufsize=1) for i in range(n)]
         self.lines: list[queue.Queue] = []
+        self.broken = False
         for p in self.procs:
             q: queue.Queue = queue.Queue()
             threading.Thread(target=lambda p=p, q=q: [q.put(x) for x in p.stdout] + [q.put(None)],
@@ -97,8 +98,15 @@ class Workers:
             p.stdin.flush()
 
     def ask(self, message: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
-        self.send(message)
-        return self._all(time.monotonic() + timeout)
+        """Send ``message`` to every worker and read one answer each; after any failure
+        the workers are closed and ``broken`` (their answers would be out of step)."""
+        try:
+            self.send(message)
+            return self._all(time.monotonic() + timeout)
+        except Exception:
+            self.broken = True
+            self.close()
+            raise
 
     def close(self) -> None:
         for p in self.procs:
@@ -131,7 +139,10 @@ def worker_main(spec: dict[str, Any]) -> int:
         trainer.run(until=cmd["warmup"])
         sync(device)
         say(ready=True)
-        if json.loads(sys.stdin.readline()).get("go"):
+        go = sys.stdin.readline()
+        if not go:                     # the parent gave up on this row
+            break
+        if json.loads(go).get("go"):
             rate, its = timed_rate(trainer, cmd["seconds"], 0)
             say(rate=rate, iterations_timed=its, gib=peak())
         del trainer
@@ -211,8 +222,8 @@ def _mode(key: str, arch, configs, images, budget: Budget, device: torch.device,
         return _measure(lambda: Trainer(gan(arch, **CALM[2]), images, device=device), budget,
                         device)
     if key == "b":
-        if workers is None:
-            return {"status": why}
+        if workers is None or workers.broken:
+            return {"status": why or "failed: the worker processes failed on an earlier row"}
         timeout = max(30.0, 6 * budget.seconds + 60)
         workers.ask({"arch": list(arch), "warmup": budget.warmup, "seconds": budget.seconds},
                     timeout)

@@ -6,11 +6,10 @@ otherwise, this module is the one edit. Its readers: ``resources.pack: auto``
 cap (models/pack_plan.py), and the trial's trainer (CUDA graphs, TF32).
 
 Provenance: ``MEASURED_ON`` says where the values below were last measured. Until a GPU
-run exists they are reasoned guesses, each with its reason beside it.
+run exists they are reasoned guesses, each with its reason beside it. Importing this module
+does not import torch (the sweep's CLI reads it before deciding to load torch).
 """
 from __future__ import annotations
-
-import torch
 
 MEASURED_ON = "not yet run on a GPU"  # replace with the device, date and gpu-check JSON
 
@@ -42,6 +41,8 @@ def set_tf32(enabled: bool) -> None:
     flag; older PyTorch has only the flag. Convolutions (the scoring ConvNet) are left as
     they are.
     """
+    import torch
+
     matmul = torch.backends.cuda.matmul
     if hasattr(matmul, "fp32_precision"):
         matmul.fp32_precision = "tf32" if enabled else "ieee"
@@ -51,6 +52,8 @@ def set_tf32(enabled: bool) -> None:
 
 def tf32_enabled() -> bool:
     """Whether float32 CUDA matmuls may use TF32 now."""
+    import torch
+
     matmul = torch.backends.cuda.matmul
     if hasattr(matmul, "fp32_precision"):
         return matmul.fp32_precision == "tf32"

@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from models.config import BUDGET_KEYS, SHAPE_AXES, TrialConfig, coerce
+from models.gpu_choices import AUTO_GPU_PACK
 from models.nets import discriminator_shapes, generator_shapes, parameter_count
 
 VALUES_PER_PARAMETER = 4   # weight, gradient, Adam's exp_avg and exp_avg_sq
@@ -55,7 +56,7 @@ def pack_bytes(config: TrialConfig | Mapping, members: int, *, batch_size: int |
     return members * per_member * dtype_bytes
 
 
-def plan_packs(configs: Sequence[TrialConfig | Mapping], *, max_members: int = 24,
+def plan_packs(configs: Sequence[TrialConfig | Mapping], *, max_members: int = AUTO_GPU_PACK,
                max_bytes: int | None = None, dtype_bytes: int = 4) -> list[list[TrialConfig]]:
     """Split ``configs`` into packs: one shape group each, at most ``max_members`` members
     and (when given) at most ``max_bytes`` by :func:`pack_bytes`.
