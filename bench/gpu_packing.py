@@ -165,10 +165,11 @@ def run_packing(part: Part, budget: Budget, images: torch.Tensor, device: torch.
     except Exception as exc:  # row (b) cannot run; the others can
         workers.close()
         workers, why = None, f"failed: the {n} worker processes did not start ({exc})"
-    peaks = {"float32": matmul_peak(device, budget.peak_n)}
+    reps = 20 if cuda else 5     # a TF32 8192^3 matmul takes ~3 ms on a recent GPU
+    peaks = {"float32": matmul_peak(device, budget.peak_n, reps)}
     if cuda:
         set_tf32(True)
-        peaks["tf32"] = matmul_peak(device, budget.peak_n)
+        peaks["tf32"] = matmul_peak(device, budget.peak_n, reps)
         set_tf32(False)
     part.info["peak_flops"] = peaks
     part.title(f"packing on {device}: configuration-iterations per second; measured matmul peak "
