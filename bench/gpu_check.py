@@ -13,6 +13,7 @@ Four parts, each with its own time cap, each printing its table as it goes:
     packing       the five-way table (bench/gpu_packing.py)
     tf32          I and FD (or losses) with and without TF32 vs the seed spread
     projection    Table 1's wall time on this device, one per slot and packed
+    advice        what models/gpu_choices.py should say, from the tables above
 
 All tables go to a JSON file too (build/gpu-check.json; --cpu: build/gpu-check-cpu.json),
 rewritten after every part. A part that fails says why; the script still exits 0.
@@ -45,7 +46,7 @@ import torch  # noqa: E402
 from bench import gpu_common as common  # noqa: E402
 from bench.gpu_bundle import BUNDLE_DIR  # noqa: E402
 
-PARTS = ("correctness", "packing", "tf32", "projection")
+PARTS = ("correctness", "packing", "tf32", "projection", "advice")
 GRACE_S = 30.0   # past a part's cap, a hung part is abandoned and the JSON written as it is
 
 
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="the JSON (default: build/gpu-check.json, "
                    "--cpu: build/gpu-check-cpu.json)")
     p.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS),
-                   help="run only these parts (projection needs packing)")
+                   help="run only these parts (projection and advice read the others)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker is not None:
@@ -160,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     grace = GRACE_S if cuda else 15.0
     scale = 1 if cuda else common.CPU_SCALE
     script = Path(__file__).resolve()
-    rows: dict[str, list] = {}
+    done: dict[str, common.Part] = {}
+    rows = lambda name: done[name].rows if name in done else []  # noqa: E731
     for name in args.only:
         if name == "correctness":
             from bench.gpu_correctness import run_correctness
@@ -171,10 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "tf32":
             from bench.gpu_tf32 import run_tf32
             fn = lambda part: run_tf32(part, budget, images, device, data, scale)  # noqa: E731
-        else:
+        elif name == "projection":
             from bench.gpu_projection import run_projection
-            fn = lambda part: run_projection(part, rows.get("packing", []))  # noqa: E731
-        rows[name] = run_part(name, report, budget, fn, grace).rows
+            fn = lambda part: run_projection(part, rows("packing"))  # noqa: E731
+        else:
+            from bench.gpu_advice import run_advice
+            fn = lambda part: run_advice(  # noqa: E731
+                part, rows("packing"), rows("correctness"),
+                done["tf32"].info if "tf32" in done else {}, cuda)
+        done[name] = run_part(name, report, budget, fn, grace)
     print(f"\ndone in {time.perf_counter() - t0:.0f} s; tables in {out}", flush=True)
     return 0
 

@@ -41,7 +41,8 @@ GPU = Budget(archs=dict(ARCHS), pack_sizes=(24, 24, 8), seconds=4.0, warmup=6, p
              check_arch=(2, 2, 400, 128), check_batch=64, check_iterations=50,
              tf32_iterations=300, tf32_seeds=3, score_samples=10_000, synthetic_images=60_000,
              peak_n=8192,
-             caps={"correctness": 60, "packing": 240, "tf32": 120, "projection": 20})
+             caps={"correctness": 60, "packing": 240, "tf32": 120, "projection": 20,
+                   "advice": 10})
 
 CPU = Budget(archs={f"{name.split(' (')[0]} /{CPU_SCALE} ({a},{b},{c // CPU_SCALE},{d // CPU_SCALE})":
                     (a, b, c // CPU_SCALE, d // CPU_SCALE)
@@ -50,7 +51,8 @@ CPU = Budget(archs={f"{name.split(' (')[0]} /{CPU_SCALE} ({a},{b},{c // CPU_SCAL
              check_arch=(3, 3, 24, 16), check_batch=32, check_iterations=10,
              tf32_iterations=8, tf32_seeds=3, score_samples=500, synthetic_images=1024,
              peak_n=256,
-             caps={"correctness": 60, "packing": 120, "tf32": 90, "projection": 30})
+             caps={"correctness": 60, "packing": 120, "tf32": 90, "projection": 30,
+                   "advice": 10})
 
 # Optimisation settings that do not diverge, for runs that must keep going to be timed.
 CALM = [dict(optimD="sgd", optimG="sgd", lr=0.001, dropoutD=False),

@@ -17,7 +17,7 @@ from typing import Any
 from bench.gpu_common import Part
 from bench.speed import project_table1
 
-COLUMNS = [("way", "way of running Table 1", "", 44), ("hours", "GPU hours", ".1f", 10),
+COLUMNS = [("way", "way of running Table 1", "", 44), ("hours", "hours", ".1f", 10),
            ("vs_b", "x one-per-slot", ".2f", 14)]
 
 

@@ -44,7 +44,7 @@ def by_key(rows: list[dict], **match) -> list[dict]:
 
 def test_every_part_ran_without_the_sweep_stack(rehearsal):
     parts = rehearsal["parts"]
-    assert list(parts) == ["correctness", "packing", "tf32", "projection"]
+    assert list(parts) == ["correctness", "packing", "tf32", "projection", "advice"]
     assert {name: p["status"] for name, p in parts.items()} == dict.fromkeys(parts, "ok")
     assert rehearsal["data"]["mode"] == "synthetic" and rehearsal["data"]["images"] == 1024
     assert rehearsal["environment"]["device"] == "cpu"
@@ -109,3 +109,13 @@ def test_projection_of_table1(rehearsal):
     assert rows["b"]["vs_b"] == 1.0 and all(r["hours"] > 0 for r in rows.values())
     assert rows["best"]["hours"] == rows["c"]["hours"]   # on the CPU only (c) is measured
     assert math.isclose(rows["c"]["vs_b"], rows["b"]["hours"] / rows["c"]["hours"])
+
+
+def test_advice_keeps_what_the_cpu_cannot_measure(rehearsal):
+    rows = {r["choice"]: r for r in rehearsal["parts"]["advice"]["rows"]}
+    assert set(rows) == {"AUTO_GPU_PACK", "AUTO_GPU_FRACTION", "PACK_MEMORY_SHARE",
+                         "CUDA_GRAPH", "TF32"}
+    for choice in ("PACK_MEMORY_SHARE", "CUDA_GRAPH", "TF32"):   # no CUDA memory, no d/e
+        assert rows[choice]["why"] == "not measured" and rows[choice]["suggested"] == rows[choice]["now"]
+    assert rows["AUTO_GPU_PACK"]["why"] != "not measured"      # (a), (b), (c) ran
+    assert "CPU rehearsal" in rehearsal["stdout"]
