@@ -33,12 +33,16 @@ def _configs(budget: Budget, settings: list[dict]) -> list:
                 batch_size=budget.check_batch, seed=5) for s in settings]
 
 
-def _member_gap(pack: PackTrainer, k: int, ref: Trainer) -> float:
-    G, D = pack.member_networks(k)
-    losses = relative_gap(torch.tensor(list(pack.record(k).final_losses.values())),
+def _gap(G, D, record, ref: Trainer) -> float:
+    """The largest relative gap of (G, D, final losses) to the solo run ``ref``."""
+    losses = relative_gap(torch.tensor(list(record.final_losses.values())),
                           torch.tensor(list(ref.record().final_losses.values())))
     return max(state_gap(G.state_dict(), ref.G.state_dict()),
                state_gap(D.state_dict(), ref.D.state_dict()), losses)
+
+
+def _member_gap(pack: PackTrainer, k: int, ref: Trainer) -> float:
+    return _gap(*pack.member_networks(k), pack.record(k), ref)
 
 
 def _solo(c, images, device) -> Trainer:
@@ -62,8 +66,9 @@ def run_correctness(part: Part, budget: Budget, images: torch.Tensor,
     if device.type == "cpu":
         tol, why = 0.0, "the CPU contract: bit-identical"
     else:
-        spread = max(state_gap(_solo(c, images, torch.device("cpu")).G.state_dict(),
-                               s.G.state_dict()) for c, s in zip(cs, solos))
+        cpu = torch.device("cpu")
+        spread = max(_gap(t.G, t.D, t.record(), s)
+                     for t, s in ((_solo(c, images, cpu), s) for c, s in zip(cs, solos)))
         tol = max(TOLERANCE_FACTOR * spread, FLOOR_ULPS * torch.finfo(torch.float32).eps)
         why = (f"{TOLERANCE_FACTOR:g} x the CPU-vs-{device.type} gap of the solo runs "
                f"({spread:.2e}), at least {FLOOR_ULPS} ulps")

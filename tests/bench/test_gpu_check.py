@@ -18,16 +18,20 @@ REPO = Path(__file__).resolve().parents[2]
 BLOCKED = ("ray", "optuna", "mlxtend", "sklearn", "scipy", "threadpoolctl")
 
 
+def blocked_env(folder: Path) -> dict[str, str]:
+    """The environment of a Python where importing any of BLOCKED raises ImportError."""
+    folder.mkdir(exist_ok=True)
+    for name in BLOCKED:  # found first on the path: any import of these raises
+        (folder / f"{name}.py").write_text(
+            f"raise ImportError('the GPU check must not import {name}')\n")
+    return {**os.environ, "PYTHONPATH": str(folder)}   # not the repo: the script finds it
+
+
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory) -> dict:
     """The JSON of one `--cpu` run without a bundle (synthetic data)."""
     tmp = tmp_path_factory.mktemp("gpu-check")
-    blockers = tmp / "blocked"
-    blockers.mkdir()
-    for name in BLOCKED:  # found first on the path: any import of these raises
-        (blockers / f"{name}.py").write_text(
-            f"raise ImportError('the GPU check must not import {name}')\n")
-    env = {**os.environ, "PYTHONPATH": str(blockers)}   # not the repo: the script finds it
+    env = blocked_env(tmp / "blocked")
     out = tmp / "check.json"
     proc = subprocess.run([sys.executable, "bench/gpu_check.py", "--cpu", "--bundle", "none",
                            "--out", str(out)], cwd=REPO, env=env, capture_output=True,
@@ -119,3 +123,17 @@ def test_advice_keeps_what_the_cpu_cannot_measure(rehearsal):
         assert rows[choice]["why"] == "not measured" and rows[choice]["suggested"] == rows[choice]["now"]
     assert rows["AUTO_GPU_PACK"]["why"] != "not measured"      # (a), (b), (c) ran
     assert "CPU rehearsal" in rehearsal["stdout"]
+
+
+def test_fd_without_threadpoolctl(tmp_path):
+    """The bundle's FD runs on an image without scikit-learn's threadpoolctl. By hand, for
+    N(0, 1) and N(1, 4): |0 - 1|^2 + 1 + 4 - 2 sqrt(1 * 4) = 2."""
+    code = ("import sys; sys.path.insert(0, '.'); import numpy as np\n"
+            "from evaluator.frechet import FeatureStats, frechet_distance\n"
+            "a, b = FeatureStats(np.zeros(1), np.eye(1), 2), FeatureStats(np.ones(1), 4 * np.eye(1), 2)\n"
+            "print(frechet_distance(a, b), 'threadpoolctl' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=blocked_env(tmp_path),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    value, loaded = out.stdout.split()
+    assert math.isclose(float(value), 2.0, rel_tol=1e-12) and loaded == "False"
