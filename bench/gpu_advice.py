@@ -14,7 +14,7 @@ from models import gpu_choices
 MARGIN = 1.10   # a mode must be 10% faster than the one it would replace
 
 COLUMNS = [("choice", "choice", "", 18), ("now", "now", "", 6), ("suggested", "suggested", "", 9),
-           ("why", "why", "", 60)]
+           ("why", "why", "", 50)]
 
 
 def _by_arch(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:

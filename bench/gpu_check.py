@@ -163,25 +163,33 @@ def main(argv: list[str] | None = None) -> int:
     script = Path(__file__).resolve()
     done: dict[str, common.Part] = {}
     rows = lambda name: done[name].rows if name in done else []  # noqa: E731
-    for name in args.only:
-        if name == "correctness":
+    def part_function(name: str):
+        """The part's function; its module is imported inside the part, so an import that
+        fails on this image fails that part alone."""
+        def correctness(part):
             from bench.gpu_correctness import run_correctness
-            fn = lambda part: run_correctness(part, budget, images, device)  # noqa: E731
-        elif name == "packing":
+            run_correctness(part, budget, images, device)
+
+        def packing(part):
             from bench.gpu_packing import run_packing
-            fn = lambda part: run_packing(part, budget, images, device, data, script)  # noqa: E731
-        elif name == "tf32":
+            run_packing(part, budget, images, device, data, script)
+
+        def tf32(part):
             from bench.gpu_tf32 import run_tf32
-            fn = lambda part: run_tf32(part, budget, images, device, data, scale)  # noqa: E731
-        elif name == "projection":
+            run_tf32(part, budget, images, device, data, scale)
+
+        def projection(part):
             from bench.gpu_projection import run_projection
-            fn = lambda part: run_projection(part, rows("packing"))  # noqa: E731
-        else:
+            run_projection(part, rows("packing"))
+
+        def advice(part):
             from bench.gpu_advice import run_advice
-            fn = lambda part: run_advice(  # noqa: E731
-                part, rows("packing"), rows("correctness"),
-                done["tf32"].info if "tf32" in done else {}, cuda)
-        done[name] = run_part(name, report, budget, fn, grace)
+            run_advice(part, rows("packing"), rows("correctness"),
+                       done["tf32"].info if "tf32" in done else {}, cuda)
+        return locals()[name]
+
+    for name in args.only:
+        done[name] = run_part(name, report, budget, part_function(name), grace)
     print(f"\ndone in {time.perf_counter() - t0:.0f} s; tables in {out}", flush=True)
     return 0
 
