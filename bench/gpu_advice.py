@@ -54,8 +54,8 @@ def suggest(packing: list[dict[str, Any]], correctness: list[dict[str, Any]],
 
     shares = _all_faster(archs, "b", "a")
     out["AUTO_GPU_FRACTION"] = ((g.AUTO_GPU_FRACTION, "not measured") if shares is None else
-                                (0.25, "(b) four processes beat (a) one alone everywhere")
-                                if shares else (1.0, "(b) four processes do not beat (a) alone"))
+                                (0.25, "(b) processes sharing beat (a) one alone everywhere")
+                                if shares else (1.0, "(b) processes sharing do not beat (a) alone"))
 
     ratios = [m[k]["gib"] / m[k]["est_gib"] for m in archs.values() for k in "cde"
               if m.get(k, {}).get("gib") and m[k].get("est_gib")]

@@ -142,7 +142,7 @@ class Part:
         """Print the table's title and header; columns are (key, header, format, width)."""
         self.columns = columns
         head = "  ".join(h.ljust(w) if fmt == "" else h.rjust(w) for _, h, fmt, w in columns)
-        self.log(f"\n{text}\n{'-' * len(head)}\n{head}", flush=True)
+        self.log(f"\n{text}\n{'-' * len(head)}\n{head.rstrip()}", flush=True)
 
     def row(self, values: dict[str, Any]) -> dict[str, Any]:
         """Keep ``values`` and print them under the header (a status other than ok last)."""
@@ -154,7 +154,7 @@ class Part:
                                           and not isinstance(v, bool) else str(v))
             cells.append(text.ljust(width) if fmt == "" else text.rjust(width))
         status = values.get("status", "ok")
-        self.log("  ".join(cells) + ("" if status == "ok" else f"  {status}"), flush=True)
+        self.log(("  ".join(cells) + ("" if status == "ok" else f"  {status}")).rstrip(), flush=True)
         return values
 
 

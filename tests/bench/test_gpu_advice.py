@@ -48,7 +48,7 @@ def test_packs_that_do_not_pay_and_a_failing_graph():
     graph = [GRAPH_PASS[0], {"check": "CUDA graph vs eager: weights", "verdict": "FAIL"}]
     s = suggest(packing, graph, {"tf32_within_spread": False})
     assert s["AUTO_GPU_PACK"][0] == 24           # best pack (e) 30 >= 1.1 x 9
-    assert s["AUTO_GPU_FRACTION"] == (1.0, "(b) four processes do not beat (a) alone")
+    assert s["AUTO_GPU_FRACTION"] == (1.0, "(b) processes sharing do not beat (a) alone")
     assert s["CUDA_GRAPH"] == (False, "graph rows do not all pass")
     assert s["TF32"] == (False, "moves a score past the seed spread")
     s = suggest(rows("A", dict(a=10, b=20, c=15, d=16, e=17)), GRAPH_PASS, {})
