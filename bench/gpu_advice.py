@@ -63,7 +63,8 @@ def suggest(packing: list[dict[str, Any]], correctness: list[dict[str, Any]],
     out["PACK_MEMORY_SHARE"] = (
         (g.PACK_MEMORY_SHARE, "not measured") if worst is None else
         (g.PACK_MEMORY_SHARE, f"packs used at most {worst:.2f} x the estimate") if worst <= 1.0
-        else (round(g.PACK_MEMORY_SHARE / worst, 2), f"packs used up to {worst:.2f} x the estimate"))
+        else (round(g.PACK_MEMORY_SHARE / worst, 2),
+              f"packs used up to {worst:.2f} x the estimate"))
 
     graph_rows = [r for r in correctness if str(r.get("check", "")).startswith("CUDA graph")]
     graph_ok = bool(graph_rows) and all(r.get("verdict") == "pass" for r in graph_rows)

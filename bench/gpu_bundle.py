@@ -125,7 +125,8 @@ def load_bundle(folder: str | Path = BUNDLE_DIR) -> Bundle:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.gpu_bundle", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.gpu_bundle",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--classifier", default="results/classifier/mnist",
                    help="a saved scoring classifier folder (default: %(default)s)")
     p.add_argument("--mnist-root", default=None, help="the MNIST IDX files (default: MNIST_ROOT)")

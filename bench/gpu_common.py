@@ -44,8 +44,8 @@ GPU = Budget(archs=dict(ARCHS), pack_sizes=(24, 24, 8), seconds=4.0, warmup=6, p
              caps={"correctness": 60, "packing": 240, "tf32": 120, "projection": 20,
                    "advice": 10})
 
-CPU = Budget(archs={f"{name.split(' (')[0]} /{CPU_SCALE} ({a},{b},{c // CPU_SCALE},{d // CPU_SCALE})":
-                    (a, b, c // CPU_SCALE, d // CPU_SCALE)
+CPU = Budget(archs={f"{name.split(' (')[0]} /{CPU_SCALE} ({a},{b},{c // CPU_SCALE},"
+                    f"{d // CPU_SCALE})": (a, b, c // CPU_SCALE, d // CPU_SCALE)
                     for name, (a, b, c, d) in ARCHS.items()},
              pack_sizes=(4, 4, 2), seconds=0.2, warmup=2, processes=2,
              check_arch=(3, 3, 24, 16), check_batch=32, check_iterations=10,
@@ -154,7 +154,8 @@ class Part:
                                           and not isinstance(v, bool) else str(v))
             cells.append(text.ljust(width) if fmt == "" else text.rjust(width))
         status = values.get("status", "ok")
-        self.log(("  ".join(cells) + ("" if status == "ok" else f"  {status}")).rstrip(), flush=True)
+        line = "  ".join(cells) + ("" if status == "ok" else f"  {status}")
+        self.log(line.rstrip(), flush=True)
         return values
 
 

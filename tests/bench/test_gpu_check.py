@@ -120,7 +120,8 @@ def test_advice_keeps_what_the_cpu_cannot_measure(rehearsal):
     assert set(rows) == {"AUTO_GPU_PACK", "AUTO_GPU_FRACTION", "PACK_MEMORY_SHARE",
                          "CUDA_GRAPH", "TF32"}
     for choice in ("PACK_MEMORY_SHARE", "CUDA_GRAPH", "TF32"):   # no CUDA memory, no d/e
-        assert rows[choice]["why"] == "not measured" and rows[choice]["suggested"] == rows[choice]["now"]
+        assert rows[choice]["why"] == "not measured"
+        assert rows[choice]["suggested"] == rows[choice]["now"]
     assert rows["AUTO_GPU_PACK"]["why"] != "not measured"      # (a), (b), (c) ran
     assert "CPU rehearsal" in rehearsal["stdout"]
 
@@ -130,7 +131,8 @@ def test_fd_without_threadpoolctl(tmp_path):
     N(0, 1) and N(1, 4): |0 - 1|^2 + 1 + 4 - 2 sqrt(1 * 4) = 2."""
     code = ("import sys; sys.path.insert(0, '.'); import numpy as np\n"
             "from evaluator.frechet import FeatureStats, frechet_distance\n"
-            "a, b = FeatureStats(np.zeros(1), np.eye(1), 2), FeatureStats(np.ones(1), 4 * np.eye(1), 2)\n"
+            "a = FeatureStats(np.zeros(1), np.eye(1), 2)\n"
+            "b = FeatureStats(np.ones(1), 4 * np.eye(1), 2)\n"
             "print(frechet_distance(a, b), 'threadpoolctl' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=blocked_env(tmp_path),
                          capture_output=True, text=True, timeout=120)

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from models import gpu_choices  # AUTO_GPU_FRACTION (bench/gpu_check.py)
 from models.errors import UserError
 from sweep.config import Resources
-
-AUTO_GPU_FRACTION = 0.25  # four small fully connected GANs share one GPU
 
 
 class ClusterError(UserError, RuntimeError):
@@ -95,7 +94,8 @@ def per_trial(res: Resources, nodes: list[dict[str, float]]) -> dict[str, float]
     """Resolve ``auto`` and refuse a request that no node can ever satisfy."""
     has_gpu = any(n.get("GPU", 0) > 0 for n in nodes)
     cpu = 1.0 if res.cpu == "auto" else float(res.cpu)
-    gpu = (AUTO_GPU_FRACTION if has_gpu else 0.0) if res.gpu == "auto" else float(res.gpu)
+    auto_gpu = gpu_choices.AUTO_GPU_FRACTION if has_gpu else 0.0
+    gpu = auto_gpu if res.gpu == "auto" else float(res.gpu)
     if gpu > 1 and not float(gpu).is_integer():
         raise ClusterError(f"resources.gpu: {gpu} — a trial may take a fraction of one GPU "
                            "or a whole number of GPUs")

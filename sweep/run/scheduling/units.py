@@ -25,13 +25,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+from models import gpu_choices  # AUTO_GPU_PACK, PACK_MEMORY_SHARE (bench/gpu_check.py)
 from models.config import TrialConfig
 from models.streams import derive_seed
 from sweep.config import Resources
 
 Group = list[TrialConfig]  # one family's configurations of one shape group, in grid order
-MEMORY_SHARE = 0.8  # of the trial's GPU memory a pack may plan to use
-AUTO_GPU_PACK = 24  # Table 1's GAN groups: 12 optimisation settings x dropout on/off
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ def singles(group: Group) -> list[Group]:
 def max_pack_size(resources: Resources, request: dict[str, float]) -> int:
     """The largest pack `resources.pack` allows (before memory limits); 1 = no packing."""
     if resources.pack == "auto":
-        return AUTO_GPU_PACK if request.get("gpu", 0) > 0 else 1
+        return gpu_choices.AUTO_GPU_PACK if request.get("gpu", 0) > 0 else 1
     return int(resources.pack)
 
 
@@ -167,7 +166,7 @@ def splitter(resources: Resources, request: dict[str, float], *, log=print,
         if total is None:
             log("[pack] could not read the GPU memory; packs are not split by memory")
         else:
-            budget = int(total * min(1.0, request["gpu"]) * MEMORY_SHARE)
+            budget = int(total * min(1.0, request["gpu"]) * gpu_choices.PACK_MEMORY_SHARE)
             log(f"[pack] packs of up to {limit} configurations within "
                 f"{budget / 2**30:.1f} GiB of GPU memory per trial")
     return lambda group: plan_packs(group, max_members=limit, max_bytes=budget)

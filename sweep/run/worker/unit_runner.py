@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from evaluator.sampling import score_generator
+from models import gpu_choices  # CUDA_GRAPH, TF32 (bench/gpu_check.py)
 from models.config import TrialConfig
 from models.samples import sample_images, save_sample_grid
 from models.train import TrainResult, Trainer
@@ -66,10 +67,12 @@ def make_trainer(unit: Unit, images: torch.Tensor, device: torch.device,
     """A Trainer for one configuration, a PackTrainer for a pack (same interface)."""
     total = unit.members[0].planned_iterations(len(images)) if iterations is None else iterations
     every = report_every(total)
+    if device.type == "cuda":
+        gpu_choices.set_tf32(gpu_choices.TF32)
     if unit.is_pack:
         from models.pack import PackTrainer
         return PackTrainer(list(unit.members), images, iterations=iterations, device=device,
-                           report_every=every)
+                           report_every=every, cuda_graph=gpu_choices.CUDA_GRAPH)
     return Trainer(unit.members[0], images, iterations=iterations, device=device,
                    report_every=every)
 
