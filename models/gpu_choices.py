@@ -1,9 +1,10 @@
 """The GPU choices of the grid in one place: what ``auto`` means on CUDA.
 
 `bench/gpu_check.py` measures what these should be (docs/gpu.md); when its table says
-otherwise, this module is the one edit. Its readers: ``resources.pack: auto``
-(sweep/run/packing.py), ``resources.gpu: auto`` (sweep/run/cluster.py), the default pack
-cap (models/pack_plan.py), and the trial's trainer (CUDA graphs, TF32).
+otherwise, this module is the one edit. Its readers, at call time: ``resources.pack: auto``
+and the pack's memory share (sweep/run/scheduling/units.py), ``resources.gpu: auto``
+(sweep/run/driver/cluster.py), the default pack cap (models/pack_plan.py), and a trial's
+trainer on CUDA: CUDA graphs and TF32 (sweep/run/worker/unit_runner.py).
 
 Provenance: ``MEASURED_ON`` says where the values below were last measured. Until a GPU
 run exists they are reasoned guesses, each with its reason beside it. Importing this module
