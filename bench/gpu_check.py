@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only:
         done[name] = run_part(name, report, budget, part_function(name), grace)
     print(f"\ndone in {time.perf_counter() - t0:.0f} s; tables in {out}", flush=True)
+    for name, part in report.doc["parts"].items():
+        print(f"  {name:<12} {part['seconds']:6.1f} s  {part['status']}", flush=True)
     return 0
 
 
