@@ -26,11 +26,21 @@ def test_accepts_flat_and_image_inputs():
 
 
 def test_config_rebuilds_the_same_network():
+    # Both settings differ from the defaults (widths (16, 32, 64), dropout 0.3), so a
+    # config() that dropped either would rebuild another network.
     net = ConvNet(widths=(8, 8, 16), dropout=0.1)
     twin = ConvNet(**net.config())
     twin.load_state_dict(net.state_dict())
-    x = torch.zeros(2, 1024)
-    torch.testing.assert_close(twin.eval()(x), net.eval()(x))
+    assert [m.p for m in twin.modules() if isinstance(m, nn.Dropout)] == [0.1]
+    x = torch.rand(8, 1024, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    torch.testing.assert_close(twin.eval()(x), net.eval()(x), rtol=0, atol=0)
+    # In training mode, with the same random stream, the same units are dropped (p = 0.1).
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        mine = twin.train()(x)
+        torch.manual_seed(1)
+        want = net.train()(x)
+    torch.testing.assert_close(mine, want, rtol=0, atol=0)
 
 
 def test_refuses_other_than_three_layers():

@@ -232,6 +232,30 @@ def test_progress_and_the_end_of_an_all_diverged_pack(images):
     assert [it for it, _ in calls] == [lost.iteration]
 
 
+def test_a_diverged_run_ends_alike_alone_and_as_a_pack_of_one(images):
+    """One loop: the last report of a diverged run (B4 diverges at iteration 4 here) is
+    the same alone and packed, and is recorded whether or not anyone listens."""
+    c = config(**B4, iterations=25)
+    seen: dict[str, list] = {"alone": [], "packed": []}
+    alone = Trainer(c, images, device="cpu", report_every=10)
+    alone.run(progress=lambda it, means: seen["alone"].append((it, means)),
+              on_iteration=lambda it: seen["alone"].append(it))
+    packed = PackTrainer([c], images, device="cpu", report_every=10)
+    packed.run(progress=lambda it, rows: seen["packed"].append((it, rows[0])),
+               on_iteration=lambda it: seen["packed"].append(it))
+    quiet = PackTrainer([c], images, device="cpu", report_every=10)
+    quiet.run()
+    # iterations 1-3 run on; the 4th diverges and ends the run with one report at 4
+    for calls in seen.values():
+        assert calls[:3] == [1, 2, 3] and len(calls) == 4 and calls[3][0] == 4
+    last = alone.curve[-1]
+    assert all(same(seen[who][3][1][q], last[q]) for who in seen for q in alone.quantities)
+    assert not math.isfinite(last["loss_d"] + last["loss_g"])
+    states = [t.state_dict() for t in (alone, packed, quiet)]
+    assert [s["reported_at"] for s in states] == [4, 4, 4]
+    assert [s["iteration"] for s in states] == [4, 4, 4]
+
+
 def test_members_of_different_shape_groups_are_refused():
     with pytest.raises(ValueError, match=r"sizeG.*seed|sizeG"):
         check_pack([config(), config(sizeG=32)])

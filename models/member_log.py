@@ -1,8 +1,8 @@
-"""What a pack keeps of each member's losses: what Trainer keeps for a solo run.
+"""What a training run keeps of one configuration's losses (``models.loop``).
 
-A pack reads its members' losses back together (``models.pack``); each member's log then
-takes them up to its divergence only, so its window, final losses, divergence iteration
-and curve are those of its solo run (``models.train.Trainer``).
+A solo run has one log, a pack one per member. A pack reads its members' losses back
+together (``models.pack``); each member's log takes them up to its divergence only, so
+its window, final losses, divergence iteration and curve are those of its solo run.
 """
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.train import RUNNING_WINDOW
+RUNNING_WINDOW = 100   # iterations averaged into running_losses
 
 
 @dataclass
 class MemberLog:
-    """One member's losses as Trainer keeps them for its run: the running window, the last
-    values, the divergence, the curve of per-report means."""
+    """One configuration's losses: the running window, the last values, the divergence,
+    the curve of per-report means. :meth:`state` holds them under the keys of a solo
+    training state (``models.train.Trainer.state_dict``)."""
     quantities: int
     window: deque = field(default_factory=lambda: deque(maxlen=RUNNING_WINDOW))
     last: tuple[float, float] = (math.nan, math.nan)
