@@ -34,10 +34,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from sweep.report.analysis import analysis_summary, analyze
+from sweep.report.analysis_figures import fig2_ecdf, fig6_budget, fig7_importance
 from sweep.report.curves import fig5
 from sweep.report.experiment import NO_FD_COLUMN, Experiment, FiguresError, load_experiment
 from sweep.report.fig4_samples import config_lines, fig4, read_samples
-from sweep.report.panels import Group, Panel, fig2_panels, fig3_panels, fig3_settings
+from sweep.report.panels import (FIG2_SUBSETS, Group, Panel, fig2_panels, fig3_panels,
+                                 fig3_settings)
 from sweep.report.style import (COLORS, GAN_FILL, REFERENCE_STYLE, STYLE, Z_BARS, Z_OUTLINE,
                                 Z_REFERENCE, add_caption, new_figure, save)
 from sweep.report.summary import summarize, write_summary
@@ -247,7 +250,8 @@ def draw_histograms(exp_dir: str | Path, *, out_dir: str | Path | None = None,
 
     Writes into ``out_dir`` (default ``exp_dir/figures``), each figure as PNG (300 dpi,
     7 in wide) and PDF: fig2, fig2_fd (when the table has FD), fig3, fig4, fig5_curves
-    (when the best/worst trials have curves.csv), and summary.md, summary.json. Returns
+    (when the best/worst trials have curves.csv), fig6_budget, fig7_importance, fig2_ecdf
+    with their CSVs (``analysis.py``), and summary.md, summary.json. Returns
     ``{"files": {name: Path}, "summary": dict, "notes": [str]}``. Raises
     :class:`FiguresError` when the table is missing, empty, lacks a required column, or
     holds neither EBGANs nor GANs. ``n_resamples`` and ``seed`` set the bootstraps.
@@ -272,6 +276,15 @@ def draw_histograms(exp_dir: str | Path, *, out_dir: str | Path | None = None,
         summary["notes"].extend(notes)
         if curves is not None:
             files.update(save(curves, out, "fig5_curves"))
+        # beyond the paper: budget curves, importance, probability of improvement
+        an = analyze(exp, n_resamples=n_resamples, seed=seed)
+        summary["analysis"] = analysis_summary(an)
+        summary["notes"].extend(an.notes)
+        files.update(save(fig6_budget(exp, an), out, "fig6_budget"))
+        files.update(save(fig7_importance(exp, an), out, "fig7_importance"))
+        files.update(save(fig2_ecdf(exp, an, {k: t for k, t, _ in FIG2_SUBSETS}), out,
+                          "fig2_ecdf"))
+        files.update(an.write_csvs(out))
     md, js = write_summary(summary, out)
     files[md.name], files[js.name] = md, js
     return {"files": files, "summary": summary, "notes": summary["notes"]}

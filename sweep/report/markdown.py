@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sweep.report.analysis_markdown import render_analysis
 from sweep.report.captions import budget_text, classifier_text, data_text, subset_warning
 
 NOISE_PROBES = ("uniform noise", "sparse salt noise 0.05", "sparse salt noise 0.1")
@@ -184,6 +185,7 @@ def render_markdown(s: dict[str, Any]) -> str:
             lines.append("| (no panels: no GAN trials) | – | – | – | – |")
     if fd:
         lines += ["", "FD: lower is better, so a negative EBGAN − GAN difference favours EBGAN."]
+    lines += render_analysis(s)
     lines += _best(s)
     if s["notes"]:
         lines += ["", "## Notes", "", *[f"- {n}" for n in s["notes"]]]

@@ -1,0 +1,176 @@
+"""fig6_budget, fig7_importance and fig2_ecdf: the figures of ``analysis.py``'s tables.
+
+Lucic et al. 2018 and Dodge et al. 2019 (expected best under a budget), Watanabe et al.
+2023 / Hutter et al. 2014 (importance), Agarwal et al. 2021 (probability of improvement,
+ECDFs that need no bins). Each figure draws exactly the rows of the CSV written beside it
+(budget.csv and budget_hours.csv, importance.csv, ecdf.csv and improvement.csv), in the
+report's style (``style.py``): the paper's width, opaque colours, every line in the legend.
+Line artists carry a ``gid`` "family|metric|what" so a test can read back what is drawn.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from sweep.report.analysis import Analysis
+from sweep.report.experiment import Experiment
+from sweep.report.importance import EVALUATORS
+from sweep.report.population import METRIC_NAMES, label
+from sweep.report.style import COLORS, REFERENCE_STYLE, add_caption, new_figure
+
+EXTRA_COLORS = ("#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")  # Okabe-Ito, the rest
+AXIS_LABEL = {"score": "expected best I (higher is better)",
+              "fd": "expected lowest FD (lower is better)"}
+TITLE = {"score": "expected best I", "fd": "expected lowest FD"}
+FAILURES = ("failed configurations count as the worst value (I = 0, FD = +inf), as random "
+            "search would draw them too")
+
+
+def color(family: str, order: list[str]) -> str:
+    lab = label(family)
+    if lab in COLORS:
+        return COLORS[lab]
+    others = [f for f in order if label(f) not in COLORS]
+    return EXTRA_COLORS[others.index(family) % len(EXTRA_COLORS)] if family in others \
+        else EXTRA_COLORS[0]
+
+
+def _family_text(a: Analysis, fam: str) -> str:
+    d = a.draws[fam]
+    if d.estimate and d.planned:
+        return f"{d.label} (estimate: {d.n:,} of {d.planned:,})"
+    return f"{d.label} (n={d.n:,})"
+
+
+def _curves(ax, df: pd.DataFrame, x: str, a: Analysis, metric: str) -> None:
+    order = list(a.draws)
+    for fam, g in df[df["metric"] == metric].groupby("family", sort=False):
+        c = color(fam, order)
+        if len(g) == 1:  # one configuration: a point
+            ax.plot(g[x], g["expected_best"], "o", color=c, ms=3, gid=f"{fam}|{metric}|best")
+            continue
+        ax.plot(g[x], g["expected_best"], color=c, lw=1.3, gid=f"{fam}|{metric}|best")
+        for side in ("lo", "hi"):
+            ax.plot(g[x], g[side], color=c, lw=0.7, ls=":", gid=f"{fam}|{metric}|{side}")
+    ax.set_xscale("log")
+    ax.set_ylabel(AXIS_LABEL[metric])
+
+
+def fig6_budget(exp: Experiment, a: Analysis) -> Figure:
+    """Top: expected best of k configurations drawn at random (exact) with a bootstrap
+    band; bottom: expected best after H hours of random search; I left, FD right."""
+    rows = 2 if len(a.hours) else 1
+    fig = new_figure(2.6 * rows + 1.0)
+    axes = np.atleast_2d(fig.subplots(rows, len(a.metrics), squeeze=False))
+    for j, metric in enumerate(a.metrics):
+        _curves(axes[0, j], a.budget, "k", a, metric)
+        axes[0, j].set_xlabel("k: configurations tried (random, without replacement)")
+        axes[0, j].set_title(f"{TITLE[metric]} of k configurations")
+        if rows == 2:
+            _curves(axes[1, j], a.hours, "hours", a, metric)
+            axes[1, j].set_xlabel("hours of random search (one worker)")
+            axes[1, j].set_title(f"{TITLE[metric]} after H hours")
+        if metric == "score" and exp.reference is not None:
+            for ax in axes[:, j]:
+                ax.axhline(exp.reference, **REFERENCE_STYLE)
+    handles: list[Any] = [Line2D([], [], color=color(f, list(a.draws)), lw=1.3,
+                                 label=_family_text(a, f)) for f in a.draws]
+    handles.append(Line2D([], [], color="0.3", lw=0.7, ls=":", label="95% band"))
+    if exp.reference is not None and "score" in a.metrics:
+        handles.append(Line2D([], [], label=f"real test digits, I = {exp.reference:.2f}",
+                              **REFERENCE_STYLE))
+    extra = ["top: exact expected best of k configurations drawn without replacement from the "
+             "grid; band: 95% basic bootstrap over trials (what another grid of the same "
+             "families might give)", FAILURES + "; the FD curve starts once k exceeds the "
+             "number of failures"]
+    if rows == 2:
+        extra.append("bottom: random search against compute, each configuration taking its "
+                     "measured wall time, mean over 200 random orders (band: 2.5-97.5% of runs)")
+    if any(d.estimate for d in a.draws.values()):
+        extra.append("partial grid: estimates from the random sample the hand-out order gives, "
+                     "curves only up to the sample's size")
+    counts = "families: " + ", ".join(_family_text(a, f) for f in a.draws)
+    add_caption(fig, exp, counts, families=list(a.draws), extra=extra, handles=handles)
+    return fig
+
+
+def fig7_importance(exp: Experiment, a: Analysis) -> Figure:
+    """Per metric, each swept axis's importance share, one bar per family."""
+    imp = a.importance
+    fams = list(dict.fromkeys(imp["family"])) if len(imp) else []
+    axes_order = list(dict.fromkeys(imp["axis"])) if len(imp) else []
+    fig = new_figure(0.35 * max(len(axes_order), 3) + 1.8)
+    axs = np.atleast_1d(fig.subplots(1, len(a.metrics), squeeze=False)[0])
+    height = 0.8 / max(len(fams), 1)
+    for ax, metric in zip(axs, a.metrics):
+        for i, fam in enumerate(fams):
+            g = imp[(imp["family"] == fam) & (imp["metric"] == metric)].set_index("axis")
+            y = [k for k, ax_name in enumerate(axes_order) if ax_name in g.index]
+            vals = [g.loc[axes_order[k], "importance"] for k in y]
+            ax.barh(np.array(y) + (i - (len(fams) - 1) / 2) * height, vals, height=height,
+                    color=color(fam, list(a.draws)), gid=f"{fam}|{metric}|importance")
+        ax.set_yticks(range(len(axes_order)), axes_order)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("importance (share, sums to 1 per family)")
+        ax.set_title(f"which settings matter for {METRIC_NAMES[metric]}")
+    raw = imp.groupby("family", sort=False)["raw_total"].max() if len(imp) else {}
+    handles = [Patch(color=color(f, list(a.draws)),
+                     label=f"{_family_text(a, f)}, raw total ≤ {raw[f]:.2g}") for f in fams]
+    extra = [f"evaluator: Optuna's {EVALUATORS[a.evaluator]}, on an in-memory study of the "
+             "table (one trial per configuration)", "shares sum to 1 per family and metric even "
+             "where nothing matters: the raw (unnormalized) total says how much the settings "
+             "matter at all (near 0: the shares are noise)", "an axis a family does not sweep "
+             "has no bar",
+             "failed configurations rank last (I = 0; FD worse than every finite FD)"]
+    add_caption(fig, exp, "families: " + ", ".join(_family_text(a, f) for f in fams),
+                families=list(a.draws), extra=extra, handles=handles or None)
+    return fig
+
+
+def _p_text(a: Analysis, panel: str, metric: str) -> str:
+    imp = a.improvement
+    if not len(imp):
+        return ""
+    r = imp[(imp["panel"] == panel) & (imp["metric"] == metric)]
+    if not len(r) or r.iloc[0]["p_improvement"] is None:
+        return ""
+    r = r.iloc[0]
+    ci = "" if pd.isna(r["lo"]) else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
+    return f"\nP({label(r['family_a'])} beats {label(r['family_b'])}) = {r['p_improvement']:.2f}{ci}"
+
+
+def fig2_ecdf(exp: Experiment, a: Analysis, titles: dict[str, str]) -> Figure:
+    """Figure 2's panels as empirical CDFs (rows: I, FD), failures at the worst value."""
+    fig = new_figure(2.3 * len(a.metrics) + 1.0)
+    axes = np.atleast_2d(fig.subplots(len(a.metrics), len(titles), squeeze=False))
+    order = list(a.draws)
+    for i, metric in enumerate(a.metrics):
+        for j, (key, title) in enumerate(titles.items()):
+            ax = axes[i, j]
+            e = a.ecdf[(a.ecdf["metric"] == metric) & (a.ecdf["panel"] == key)]
+            for fam, g in e.groupby("family", sort=False):
+                ax.step(g["value"], g["fraction"], where="post", color=color(fam, order),
+                        lw=1.2, gid=f"{fam}|{metric}|ecdf|{key}")
+            ax.set_ylim(0, 1.02)
+            if metric == "fd":
+                ax.set_xscale("log")
+            ax.set_title(f"({key}) {title}{_p_text(a, key, metric)}")
+            ax.set_xlabel(AXIS_LABEL[metric].replace("expected best ", "").replace(
+                "expected lowest ", ""))
+        axes[i, 0].set_ylabel("fraction of configurations ≤ x")
+    handles = [Line2D([], [], color=color(f, order), lw=1.2, label=_family_text(a, f))
+               for f in order if f in set(a.ecdf["family"])]
+    extra = [FAILURES + ": the I curve jumps at 0 by the failed share, the FD curve ends below "
+             "1 by it", "P(a beats b): probability that a random configuration of a scores "
+             "better than one of b, ties counted half, 95% bootstrap CI (Agarwal et al. 2021)",
+             "curves need no bins: each step is a configuration"]
+    add_caption(fig, exp, "families: " + ", ".join(_family_text(a, f) for f in order),
+                families=order, extra=extra, handles=handles)
+    return fig
+
