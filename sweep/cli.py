@@ -117,7 +117,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
     by_status = df["status"].value_counts().to_dict()
     print(f"{len(df):,} trials -> {exp / 'trials.parquet'} and trials.csv "
           f"({', '.join(f'{k} {v}' for k, v in sorted(by_status.items()))})")
+    _hparams(exp, df)
     return 0
+
+
+def _hparams(exp: Path, df=None) -> None:
+    from sweep.report.hparams import write_hparams
+    folder, n = write_hparams(exp, df)
+    print(f"{n:,} configurations -> {folder} (TensorBoard HParams: `sweep tensorboard`)")
 
 
 def cmd_histograms(args: argparse.Namespace) -> int:
@@ -129,6 +136,7 @@ def cmd_histograms(args: argparse.Namespace) -> int:
     for note in result["notes"]:
         print(f"  note: {note}")
     print(result["summary"]["claim"])
+    _hparams(exp)
     return 0
 
 
@@ -250,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_args(p)
 
     p = _command(sub, "histograms", cmd_histograms,
-                 "Figures 2-5 and summary.md from the results table (no Ray)",
+                 "Figures 2-7 and summary.md from the results table (no Ray); HParams sessions",
                  "sweep histograms -c examples/smoke.yaml", (ENV_AWS,))
     _sweep_args(p)
     p.add_argument("--out", default=None, help="output folder (default: <results>/figures)")

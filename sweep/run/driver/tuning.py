@@ -29,6 +29,15 @@ PROGRESS_LOG = "sweep-progress.log"  # in Ray's log folder: the dashboard's Logs
 REUSE_BELOW_S = 120.0
 
 
+class CurvesTBXLogger(TBXLoggerCallback):
+    """Ray Tune's TensorBoard logger (the live loss curves) without its HParams session per
+    Tune trial: with packs a trial is not a configuration; sweep/report/hparams.py writes
+    one session per configuration from the results table."""
+
+    def _try_log_hparams(self, trial, result) -> None:
+        pass
+
+
 def _progress_log() -> Path | None:
     """Ray's session log folder on this node, where the dashboard finds log files."""
     try:
@@ -114,7 +123,7 @@ class Fitter:
             run_config=tune.RunConfig(
                 name=f"{label}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage_path,
                 storage_filesystem=storage_fs,
-                callbacks=[self.callback, JsonLoggerCallback(), TBXLoggerCallback()],
+                callbacks=[self.callback, JsonLoggerCallback(), CurvesTBXLogger()],
                 verbose=0, log_to_file=True,
                 failure_config=tune.FailureConfig(max_failures=r.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),

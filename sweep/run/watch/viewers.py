@@ -1,7 +1,9 @@
 """`sweep tensorboard` and `sweep optuna-dashboard`: the experiment's viewers on 127.0.0.1.
 
 TensorBoard reads the event files Ray Tune's TensorBoard logger writes under
-``<storage>/tune/`` (one run per trial, named by family and key); optuna-dashboard reads
+``<storage>/tune/`` (one run per trial, named by family and key) and, in its HParams
+dashboard, one session per configuration from ``<experiment>/hparams/`` (written by
+``sweep collect`` and ``sweep histograms``); optuna-dashboard reads
 the Optuna studies of the experiment (``optuna.journal``). Both bind to 127.0.0.1 only:
 from another machine, tunnel with ``ssh -N -L PORT:127.0.0.1:PORT HOST``.
 """
@@ -29,9 +31,17 @@ def tensorboard(exp: Path, port: int) -> int:
         raise UserError(f"no Ray Tune folder at {logdir}: run `make grid` first.")
     runs = len(list(Path(logdir).glob("*/*/events.out.tfevents.*"))) if not storage.is_uri(
         logdir) else "?"
-    print(f"TensorBoard on http://127.0.0.1:{port} for {logdir} ({runs} trial runs); "
-          "Ctrl-C stops it", flush=True)
-    return subprocess.call([_tool("tensorboard"), "--logdir", logdir, "--host", "127.0.0.1",
+    # One HParams session per configuration (sweep/report/hparams.py), beside Tune's runs.
+    configs = Path(exp) / "hparams"
+    where = ["--logdir", logdir]
+    if configs.is_dir():
+        where = ["--logdir_spec", f"configurations:{configs.resolve()},trials:{logdir}"]
+    sessions = len(list(configs.glob("*/events.out.tfevents.*"))) if configs.is_dir() else 0
+    print(f"TensorBoard on http://127.0.0.1:{port} for {logdir} ({runs} trial runs)"
+          + (f" and {configs} ({sessions} configurations in HParams)" if sessions else
+             " (no HParams sessions yet: run `sweep collect`)") + "; Ctrl-C stops it",
+          flush=True)
+    return subprocess.call([_tool("tensorboard"), *where, "--host", "127.0.0.1",
                             "--port", str(port)])
 
 
