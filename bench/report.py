@@ -134,6 +134,10 @@ def tables(r: dict[str, Any]) -> str:
             lines.append(f"{row['trials']:>9,}{row['plan_s']:>10.1f}s"
                          f"{row['start_to_first_trial_s']:>10.1f}s{row['finished_per_s']:>12.1f}"
                          f"{row['ctrl_c_s']:>13.1f}s{row['exit_code']:>11}")
+    if "histograms" in r:
+        from bench.histograms import table as histograms_table
+        lines += _section("the report at full size (faked Table 1 results)")
+        lines += histograms_table(r["histograms"])
     if "tune" in r:
         lines += _section("Ray Tune per trial (trivial trials, 2 at a time)")
         for n, row in r["tune"].items():

@@ -6,7 +6,8 @@ Sections (all by default): training (ms/iteration), scoring (I + FD of 10,000 sa
 packing (packed vs one configuration per trial, FLOP/s, projected Table 1 time), handout
 (Ray Tune getting trials from the searcher, per trial), driver (the real driver on 6,657
 and 99,855 trials: first trial, throughput, Ctrl-C), tune (Ray Tune's cost per trial:
-reused workers, loggers), checkpoints (local and S3), smoke (the smoke sweep end to end).
+reused workers, loggers), checkpoints (local and S3), smoke (the smoke sweep end to end),
+histograms (`sweep histograms` on a faked full Table 1 table: bench/histograms.py).
 Writes bench/results.json. About 10 minutes on a 2-core CPU; other processes on the
 machine skew every number (the load average is printed).
 """
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "examples" / "smoke.yaml"
 RESULTS_JSON = Path(__file__).resolve().with_name("results.json")
 SECTIONS = ("training", "scoring", "packing", "handout", "driver", "tune", "checkpoints",
-            "smoke")
+            "smoke", "histograms")
 
 
 def bench_classifier(work: Path) -> Path:
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             r["checkpoints"] = io_costs.bench_checkpoints(images, work)
         if "smoke" in args.only:
             r["smoke"] = bench_smoke(classifier, work)
+        if "histograms" in args.only:
+            from bench.histograms import bench_histograms
+            r["histograms"] = bench_histograms(sweep_file, work)
     finally:
         if args.results is None:
             shutil.rmtree(work, ignore_errors=True)
