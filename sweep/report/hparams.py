@@ -3,8 +3,8 @@
 Ray Tune's TensorBoard logger writes one HParams session per Tune trial, so with packs a
 row there is a pack, not a configuration. This module writes, from the results table
 alone, one session per *configuration* into ``<experiment>/hparams/``: its settings (the
-family, the model, every axis the sweep file can sweep, the seed), its status, trial key
-and pack id as hyperparameters, and I, FD and the iterations done as metrics. The
+family and every setting that varies across the grid: model, the Table 1 axes, margin,
+seed...), its status, trial key and pack id as hyperparameters, and I, FD and the iterations done as metrics. The
 HParams dashboard then lists every configuration, sortable and filterable, with its
 parallel-coordinates and scatter views (`make tensorboard` serves it beside Tune's loss
 curves). A failed configuration has no I or FD (blank cells; filter on status).
@@ -128,6 +128,19 @@ def _session(folder: Path, row: pd.Series, names: list[str]) -> None:
         ev.close()
 
 
+def columns(df: pd.DataFrame) -> list[str]:
+    """The hyperparameters shown: family, status, trial key, the settings that vary across
+    the table (a constant one, e.g. beta1, would only take a column) and the pack id when
+    any configuration has one."""
+    keep = []
+    for c in (*SETTINGS, *TEXT):
+        if c not in df.columns or df[c].isna().all():
+            continue
+        if c in ("family", "status", "trial_key") or c == "pack_id" or df[c].nunique() > 1:
+            keep.append(c)
+    return keep
+
+
 def session_name(row: pd.Series) -> str:
     """'<family>-<trial_key>': the same name as the trial's Ray Tune folder starts with."""
     return f"{row.get('family')}-{row.get('trial_key')}"
@@ -139,7 +152,7 @@ def write_hparams(exp_dir: str | Path, trials: pd.DataFrame | None = None) -> tu
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
     exp = Path(exp_dir)
     df = pd.read_parquet(exp / "trials.parquet") if trials is None else trials
-    names = [c for c in (*SETTINGS, *TEXT) if c in df.columns]
+    names = columns(df)
     final = exp / FOLDER
     tmp = exp / f".{FOLDER}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -58,8 +58,8 @@ def test_one_session_per_configuration(tmp_path):
 
     exp = metadata.parse_experiment_plugin_data(read_run(folder)[metadata.EXPERIMENT_TAG])
     infos = {h.name: h for h in exp.hparam_infos}
-    assert {"family", "nLayerG", "lr", "dropoutD", "optimD", "status", "trial_key",
-            "pack_id"} <= set(infos)
+    assert set(infos) == {"family", "model", "nLayerG", "lr", "dropoutD", "optimD", "optimG",
+                          "status", "trial_key", "pack_id"}  # not the constant ones
     assert infos["nLayerG"].type == api_pb2.DATA_TYPE_FLOAT64
     assert [v.number_value for v in infos["nLayerG"].domain_discrete.values] == [2, 3]
     assert infos["dropoutD"].type == api_pb2.DATA_TYPE_BOOL
