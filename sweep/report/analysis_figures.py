@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import NullFormatter
 
 from sweep.report.analysis import Analysis
 from sweep.report.experiment import Experiment
@@ -58,6 +59,10 @@ def _curves(ax, df: pd.DataFrame, x: str, a: Analysis, metric: str) -> None:
         for side in ("lo", "hi"):
             ax.plot(g[x], g[side], color=c, lw=0.7, ls=":", gid=f"{fam}|{metric}|{side}")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^-1, 3x10^-1... would overlap
+    if metric == "fd":
+        ax.set_yscale("log")  # FDs of a grid span decades
+        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel(AXIS_LABEL[metric])
 
 
@@ -90,7 +95,8 @@ def fig6_budget(exp: Experiment, a: Analysis) -> Figure:
              "number of failures"]
     if rows == 2:
         extra.append("bottom: random search against compute, each configuration taking its "
-                     "measured wall time, mean over 200 random orders (band: 2.5-97.5% of runs)")
+                     "measured wall time, mean over 200 random orders (band: 2.5-97.5% of runs), from "
+                     "the longest configuration's time on")
     if any(d.estimate for d in a.draws.values()):
         extra.append("partial grid: estimates from the random sample the hand-out order gives, "
                      "curves only up to the sample's size")
@@ -119,9 +125,11 @@ def fig7_importance(exp: Experiment, a: Analysis) -> Figure:
         ax.set_xlim(0, 1)
         ax.set_xlabel("importance (share, sums to 1 per family)")
         ax.set_title(f"which settings matter for {METRIC_NAMES[metric]}")
-    raw = imp.groupby("family", sort=False)["raw_total"].max() if len(imp) else {}
+    def raw(f: str) -> str:
+        g = imp[imp["family"] == f].groupby("metric", sort=False)["raw_total"].first()
+        return ", ".join(f"{METRIC_NAMES[m]} {v:.2g}" for m, v in g.items())
     handles = [Patch(color=color(f, list(a.draws)),
-                     label=f"{_family_text(a, f)}, raw total ≤ {raw[f]:.2g}") for f in fams]
+                     label=f"{_family_text(a, f)}; raw total {raw(f)}") for f in fams]
     extra = [f"evaluator: Optuna's {EVALUATORS[a.evaluator]}, on an in-memory study of the "
              "table (one trial per configuration)", "shares sum to 1 per family and metric even "
              "where nothing matters: the raw (unnormalized) total says how much the settings "
@@ -138,9 +146,12 @@ def _p_text(a: Analysis, panel: str, metric: str) -> str:
     if not len(imp):
         return ""
     r = imp[(imp["panel"] == panel) & (imp["metric"] == metric)]
-    if not len(r) or r.iloc[0]["p_improvement"] is None:
+    if not len(r):
         return ""
     r = r.iloc[0]
+    if pd.isna(r["p_improvement"]):
+        missing = label(r["family_a"]) if r["n_a"] == 0 else label(r["family_b"])
+        return f"\nno {missing} configuration in this panel"
     ci = "" if pd.isna(r["lo"]) else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
     return f"\nP({label(r['family_a'])} beats {label(r['family_b'])}) = {r['p_improvement']:.2f}{ci}"
 
@@ -155,8 +166,9 @@ def fig2_ecdf(exp: Experiment, a: Analysis, titles: dict[str, str]) -> Figure:
             ax = axes[i, j]
             e = a.ecdf[(a.ecdf["metric"] == metric) & (a.ecdf["panel"] == key)]
             for fam, g in e.groupby("family", sort=False):
-                ax.step(g["value"], g["fraction"], where="post", color=color(fam, order),
-                        lw=1.2, gid=f"{fam}|{metric}|ecdf|{key}")
+                x, y = g["value"].to_numpy(), g["fraction"].to_numpy()
+                ax.step(np.r_[x[:1], x], np.r_[0.0, y], where="post",  # rise from 0 at x_(1)
+                        color=color(fam, order), lw=1.2, gid=f"{fam}|{metric}|ecdf|{key}")
             ax.set_ylim(0, 1.02)
             if metric == "fd":
                 ax.set_xscale("log")

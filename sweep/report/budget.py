@@ -109,7 +109,8 @@ def bootstrap_band(values: np.ndarray, ks: np.ndarray, metric: str, *, n_resampl
     hi = np.where(np.isfinite(hi) | ~np.isfinite(e), hi, q_hi)
     lo = np.where(np.isnan(lo), q_lo, lo)
     hi = np.where(np.isnan(hi), q_hi, hi)
-    return np.minimum(lo, e), np.maximum(hi, e)
+    lo, hi = np.minimum(lo, e), np.maximum(hi, e)
+    return np.maximum(lo, 0.0), np.maximum(hi, 0.0)  # I and FD are never negative
 
 
 def first_k(values: np.ndarray, metric: str, reached: Callable[[float], bool]) -> int | None:
@@ -157,10 +158,10 @@ def hours_curve(values: np.ndarray, seconds: np.ndarray, metric: str, *, n_runs:
                 rng: np.random.Generator, points: int = CURVE_POINTS
                 ) -> dict[str, np.ndarray] | None:
     """Random search against compute: ``n_runs`` random orders of the configurations,
-    each taking its ``seconds``; per H on a log grid from the shortest configuration to
-    the whole family, the mean best found after H hours and its 2.5-97.5% range over runs
-    (only runs that finished a configuration by H). Missing times: the family's median.
-    None when no configuration has a measured time."""
+    each taking its ``seconds``; per H on a log grid from the longest configuration (by
+    then every run has a result, so the mean is over all runs and never falls) to the
+    whole family, the mean best found after H hours and its 2.5-97.5% range over runs.
+    Missing times: the family's median. None when no configuration has a measured time."""
     s = np.asarray(seconds, dtype=float)
     known = np.isfinite(s) & (s > 0)
     if not known.any() or len(values) == 0:
@@ -168,7 +169,7 @@ def hours_curve(values: np.ndarray, seconds: np.ndarray, metric: str, *, n_runs:
     s = np.where(known, s, np.median(s[known]))
     v = _oriented(values, metric)
     n = len(v)
-    hours = np.geomspace(s.min(), s.sum(), points) / 3600.0
+    hours = np.geomspace(s.max(), max(s.sum(), s.max() * (1 + 1e-9)), points) / 3600.0
     perms = np.argsort(rng.random((n_runs, n)), axis=1)             # (R, n) random orders
     done_at = np.cumsum(s[perms], axis=1) / 3600.0                  # hours when each ends
     best = np.maximum.accumulate(v[perms], axis=1)                  # best found so far

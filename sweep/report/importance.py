@@ -36,7 +36,7 @@ from sweep.report.population import HIGHER_IS_BETTER, worst_filled
 EVALUATOR = "ped-anova"
 EVALUATORS = {"ped-anova": "PED-ANOVA (importance for reaching the family's top 10%)",
               "fanova": "fANOVA (share of variance explained)"}
-MIN_TRIALS = 20  # PED-ANOVA's top decile needs at least a couple of configurations
+MIN_TRIALS = 50  # PED-ANOVA's top decile: at least 5 configurations
 
 
 @dataclass

@@ -95,8 +95,9 @@ def test_csvs_hold_what_the_figures_draw(exp, an, tmp_path):
     steps = pd.read_csv(files["ecdf.csv"])
     drawn = lines_by_gid(fig2_ecdf(exp, an, {k: t for k, t, _ in FIG2_SUBSETS}))
     for (panel, fam, metric), g in steps.groupby(["panel", "family", "metric"]):
-        x, y = drawn[f"{fam}|{metric}|ecdf|{panel}"]
-        assert np.allclose(x, g["value"]) and np.allclose(y, g["fraction"])
+        x, y = drawn[f"{fam}|{metric}|ecdf|{panel}"]  # drawn from 0 at the first value
+        assert (x[0], y[0]) == (g["value"].iloc[0], 0.0)
+        assert np.allclose(x[1:], g["value"]) and np.allclose(y[1:], g["fraction"])
 
     improvement = pd.read_csv(files["improvement.csv"])
     assert set(improvement.panel) == {"a", "b", "c"}

@@ -83,7 +83,7 @@ def test_k_to_reach_and_k_to_match_are_the_first_k():
 
 
 def test_band_holds_the_curve_and_is_flat_for_equal_values():
-    v = np.random.default_rng(1).normal(size=200)
+    v = np.random.default_rng(1).normal(2.0, 0.5, size=200)  # scores are never negative
     ks = B.k_grid(200)
     e = B.expected_best(v, ks, "score")
     lo, hi = B.bootstrap_band(v, ks, "score", n_resamples=300, rng=np.random.default_rng(0))
@@ -100,6 +100,7 @@ def test_hours_curve_is_the_best_of_the_configurations_done():
     h = B.hours_curve(v, np.full(8, 3600.0), "score", n_runs=4000,
                       rng=np.random.default_rng(0), points=8)
     assert h["hours"][0] == pytest.approx(1.0) and h["hours"][-1] == pytest.approx(8.0)
+    assert np.all(np.diff(h["expected_best"]) >= 0)
     for hours, got in zip(h["hours"], h["expected_best"]):
         assert got == pytest.approx(brute(v, int(hours + 1e-9), max), abs=0.03)
     assert B.hours_curve(v, np.full(8, np.nan), "score", n_runs=10,

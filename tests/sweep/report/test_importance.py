@@ -57,6 +57,6 @@ def test_failures_rank_last():
 
 def test_why_not():
     assert importances(family(lambda r: 1.0).head(10), "score") == \
-        (None, "fewer than 20 configurations")
+        (None, "fewer than 50 configurations")
     one = family(lambda r: 1.0).assign(score=1.0)
     assert importances(one, "score")[1] == "every configuration has the same value"
