@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default=None)
 
     p = _command(sub, "tensorboard", cmd_tensorboard,
-                 "serve the experiment's loss curves with TensorBoard on 127.0.0.1",
+                 "serve the loss curves and every configuration (HParams) with TensorBoard "
+                 "on 127.0.0.1",
                  "sweep tensorboard -c examples/smoke.yaml --port 6006")
     _sweep_args(p)
     p.add_argument("--port", type=int, default=6006)

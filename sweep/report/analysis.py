@@ -119,10 +119,11 @@ def _importance(draws: dict[str, FamilyDraws], metrics: list[str], evaluator: st
                 notes.append(f"no importance of {label(fam)} for {metric}: {why}")
                 continue
             rows += [{"family": fam, "metric": metric, "axis": a, "importance": x,
-                      "raw_total": imp.raw_total, "evaluator": evaluator,
+                      "raw_total": imp.raw_total, "shuffled_total": imp.shuffled_total,
+                      "evaluator": evaluator,
                       "estimate": d.estimate} for a, x in imp.shares.items()]
     return pd.DataFrame(rows, columns=["family", "metric", "axis", "importance", "raw_total",
-                                       "evaluator", "estimate"])
+                                       "shuffled_total", "evaluator", "estimate"])
 
 
 def _improvement(exp: Experiment, draws: dict[str, FamilyDraws], metrics: list[str],

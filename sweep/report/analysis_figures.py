@@ -126,15 +126,18 @@ def fig7_importance(exp: Experiment, a: Analysis) -> Figure:
         ax.set_xlabel("importance (share, sums to 1 per family)")
         ax.set_title(f"which settings matter for {METRIC_NAMES[metric]}")
     def raw(f: str) -> str:
-        g = imp[imp["family"] == f].groupby("metric", sort=False)["raw_total"].first()
-        return ", ".join(f"{METRIC_NAMES[m]} {v:.2g}" for m, v in g.items())
+        g = imp[imp["family"] == f].groupby("metric", sort=False)[
+            ["raw_total", "shuffled_total"]].first()
+        return ", ".join(f"{METRIC_NAMES[m]} {r.raw_total:.2g} ({r.shuffled_total:.1g})"
+                         for m, r in g.iterrows())
     handles = [Patch(color=color(f, list(a.draws)),
                      label=f"{_family_text(a, f)}; raw total {raw(f)}") for f in fams]
     extra = [f"evaluator: Optuna's {EVALUATORS[a.evaluator]}, on an in-memory study of the "
              "table (one trial per configuration)", "shares sum to 1 per family and metric even "
-             "where nothing matters: the raw (unnormalized) total says how much the settings "
-             "matter at all (near 0: the shares are noise)", "an axis a family does not sweep "
-             "has no bar",
+             "where nothing matters: the legend gives the raw (unnormalized) total and, in "
+             "brackets, the same with the metric shuffled across configurations; shares mean "
+             "something only where the raw total is well above the shuffled one",
+             "an axis a family does not sweep has no bar",
              "failed configurations rank last (I = 0; FD worse than every finite FD)"]
     add_caption(fig, exp, "families: " + ", ".join(_family_text(a, f) for f in fams),
                 families=list(a.draws), extra=extra, handles=handles or None)

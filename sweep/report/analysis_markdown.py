@@ -113,16 +113,18 @@ def _importance(an: dict[str, Any]) -> list[str]:
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["family"], r["metric"]), []).append(r)
-    lines += ["", "| family | metric | raw total | axes by share, most important first |",
-              "|---|---|---:|---|"]
+    lines += ["", "| family | metric | raw total | shuffled | axes by share, most important "
+              "first |", "|---|---|---:|---:|---|"]
     for (fam, metric), rs in groups.items():
         rs = sorted(rs, key=lambda r: -r["importance"])
         est = " (estimate)" if rs[0].get("estimate") else ""
         lines.append(f"| {label(fam)}{est} | {METRIC_NAMES[metric]} | {rs[0]['raw_total']:.2g} | "
+                     f"{rs[0]['shuffled_total']:.2g} | "
                      + ", ".join(f"{r['axis']} {r['importance']:.2f}" for r in rs) + " |")
-    lines += ["", "Shares sum to 1 even where nothing matters; the raw total (the evaluator's "
-              "unnormalized sum) says how much the settings matter at all: near 0, the "
-              "shares are noise."]
+    lines += ["", "Shares sum to 1 even where nothing matters. The raw total is the evaluator's "
+              "unnormalized sum; \"shuffled\" is the same with the metric shuffled across the "
+              "family's configurations (what nothing-matters gives at this size): the shares "
+              "mean something only where the raw total is well above it."]
     return lines
 
 
