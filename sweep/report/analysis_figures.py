@@ -62,7 +62,6 @@ def _curves(ax, df: pd.DataFrame, x: str, a: Analysis, metric: str) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^-1, 3x10^-1... would overlap
     if metric == "fd":
         ax.set_yscale("log")  # FDs of a grid span decades
-        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel(AXIS_LABEL[metric])
 
 
