@@ -61,7 +61,7 @@ def fake_table(sweep_file: Path, exp: Path, seed: int = 0) -> pd.DataFrame:
 
 
 def time_importance(df: pd.DataFrame, evaluator: str) -> float:
-    from sweep.report.importance import importances
+    from sweep.report.analysis.importance import importances
     t0 = time.perf_counter()
     importances(df[df["family"] == "gan"], "score", evaluator=evaluator)
     return time.perf_counter() - t0

@@ -34,8 +34,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from sweep.report.analysis import analysis_summary, analyze
-from sweep.report.analysis_figures import fig2_ecdf, fig6_budget, fig7_importance
+from sweep.report.analysis.plots import fig2_ecdf, fig6_budget, fig7_importance
+from sweep.report.analysis.tables import analysis_summary, analyze
 from sweep.report.curves import fig5
 from sweep.report.experiment import NO_FD_COLUMN, Experiment, FiguresError, load_experiment
 from sweep.report.fig4_samples import config_lines, fig4, read_samples
@@ -251,7 +251,7 @@ def draw_histograms(exp_dir: str | Path, *, out_dir: str | Path | None = None,
     Writes into ``out_dir`` (default ``exp_dir/figures``), each figure as PNG (300 dpi,
     7 in wide) and PDF: fig2, fig2_fd (when the table has FD), fig3, fig4, fig5_curves
     (when the best/worst trials have curves.csv), fig6_budget, fig7_importance, fig2_ecdf
-    with their CSVs (``analysis.py``), and summary.md, summary.json. Returns
+    with their CSVs (``tables.py``), and summary.md, summary.json. Returns
     ``{"files": {name: Path}, "summary": dict, "notes": [str]}``. Raises
     :class:`FiguresError` when the table is missing, empty, lacks a required column, or
     holds neither EBGANs nor GANs. ``n_resamples`` and ``seed`` set the bootstraps.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweep.report.analysis_markdown import render_analysis
+from sweep.report.analysis.sections import render_analysis
 from sweep.report.captions import budget_text, classifier_text, data_text, subset_warning
 
 NOISE_PROBES = ("uniform noise", "sparse salt noise 0.05", "sparse salt noise 0.1")

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sweep.report.analysis import CSV_NAMES, analysis_summary, analyze
-from sweep.report.analysis_figures import fig2_ecdf, fig6_budget, fig7_importance
-from sweep.report.analysis_markdown import render_analysis
+from sweep.report.analysis.tables import CSV_NAMES, analysis_summary, analyze
+from sweep.report.analysis.plots import fig2_ecdf, fig6_budget, fig7_importance
+from sweep.report.analysis.sections import render_analysis
 from sweep.report.experiment import load_experiment
 from sweep.report.figures import draw_histograms
 from sweep.report.panels import FIG2_SUBSETS

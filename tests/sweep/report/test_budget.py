@@ -1,4 +1,4 @@
-"""The expected best under a budget (sweep/report/budget.py) against brute force.
+"""The expected best under a budget (sweep/report/analysis/budget.py) against brute force.
 
 For n = 8 every k-subset can be enumerated (C(8, 4) = 70 at most), so the exact formula
 E[max of k] = sum_i s_(i) C(i-1, k-1) / C(n, k) is checked against the mean over all
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweep.report import budget as B
-from sweep.report.population import worst_filled
+from sweep.report.analysis import budget as B
+from sweep.report.analysis.population import worst_filled
 
 # 8 configurations: ties (0.9 twice, 1.5 twice), two failures (a diverged one without a
 # score and an error that kept a score: both score the worst value)

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sweep.report.analysis import CSV_NAMES
+from sweep.report.analysis.tables import CSV_NAMES
 from sweep.report.experiment import load_experiment
 from sweep.report.figures import (
     FiguresError, config_lines, draw_histograms, fig2, fig3, fig4, read_samples, shared_bins,
@@ -238,7 +238,7 @@ def test_config_lines_fit_a_printed_panel():
 
 def test_report_never_imports_ray_optuna_torch_or_pyplot():
     """Figures rebuild from the table alone (STYLE 13) and leave the caller's backend alone."""
-    modules = sorted((Path(__file__).parents[3] / "sweep" / "report").glob("*.py"))
+    modules = sorted((Path(__file__).parents[3] / "sweep" / "report").rglob("*.py"))
     assert {m.stem for m in modules} >= {"figures", "summary", "partial_estimate", "curves",
                                         "fig4_samples"}
     for mod in modules:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweep.report.importance import _objective, importances, swept_axes
+from sweep.report.analysis.importance import _objective, importances, swept_axes
 
 AXES = {"nLayerG": [2, 3, 4, 5], "sizeD": [128, 256, 512, 1024], "sizeG": [400, 800, 1600, 3200], "dropoutD": [True, False],
         "optimD": ["adam", "sgd"], "lr": [0.01, 0.001, 0.0001]}

@@ -1,10 +1,10 @@
-"""The probability of improvement P(a beats b), ties counted half (sweep/report/improvement.py)."""
+"""The probability of improvement P(a beats b), ties counted half (sweep/report/analysis/improvement.py)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sweep.report.improvement import ecdf, prob_improvement
+from sweep.report.analysis.improvement import ecdf, prob_improvement
 
 
 def test_one_when_every_a_beats_every_b():

@@ -5,9 +5,9 @@ importance of each axis (``importance.py``) and, per Figure 2 panel, the probabi
 a random EBGAN beats a random GAN (``improvement.py``), on the trials ``population.py``
 says stand for each family (the whole family, or the random sample of a partial grid,
 then labelled an estimate). :func:`analyze` returns the tables the figures draw
-(``analysis_figures.py``) and that are written beside them as CSVs, so a reader can
+(``plots.py``) and that are written beside them as CSVs, so a reader can
 re-plot them: budget.csv, budget_hours.csv, importance.csv, improvement.csv, ecdf.csv.
-:func:`analysis_summary` is what goes into summary.json; ``analysis_markdown.py`` renders it.
+:func:`analysis_summary` is what goes into summary.json; ``sections.py`` renders it.
 """
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sweep.report import budget as B
+from sweep.report.analysis import budget as B
+from sweep.report.analysis.importance import EVALUATOR, importances
+from sweep.report.analysis.improvement import ecdf, prob_improvement
+from sweep.report.analysis.population import PAIRS, FamilyDraws, all_draws, label, worst_filled
 from sweep.report.experiment import Experiment, Filter
-from sweep.report.importance import EVALUATOR, importances
-from sweep.report.improvement import ecdf, prob_improvement
 from sweep.report.panels import fig2_panels
-from sweep.report.population import (PAIRS, FamilyDraws, all_draws, label, worst_filled)
 
 MATCH_K = 5   # "how many GAN configurations match the expected best EBGAN of k = 5"
 CSV_NAMES = ("budget.csv", "budget_hours.csv", "importance.csv", "improvement.csv", "ecdf.csv")

@@ -1,4 +1,4 @@
-"""summary.md's sections for ``analysis.py``: budget, probability of improvement, importance.
+"""summary.md's sections for ``tables.py``: budget, probability of improvement, importance.
 
 Rendering only; the numbers are summary.json's ``analysis`` (``analysis.analysis_summary``)
 and, for the median differences beside the probability of improvement, its ``fig2``.
@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sweep.report.budget import REACH, TABLE_K
-from sweep.report.importance import EVALUATORS
-from sweep.report.population import METRIC_NAMES, label
+from sweep.report.analysis.budget import REACH, TABLE_K
+from sweep.report.analysis.importance import EVALUATORS
+from sweep.report.analysis.population import METRIC_NAMES, label
 
 
 def _v(x: Any, fmt: str) -> str:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.config import AXIS_KEYS
-from sweep.report.population import HIGHER_IS_BETTER, worst_filled
+from sweep.report.analysis.population import HIGHER_IS_BETTER, worst_filled
 
 EVALUATOR = "ped-anova"
 EVALUATORS = {"ped-anova": "PED-ANOVA (importance for reaching the family's top 10%)",

@@ -1,4 +1,4 @@
-"""fig6_budget, fig7_importance and fig2_ecdf: the figures of ``analysis.py``'s tables.
+"""fig6_budget, fig7_importance and fig2_ecdf: the figures of ``tables.py``'s tables.
 
 Lucic et al. 2018 and Dodge et al. 2019 (expected best under a budget), Watanabe et al.
 2023 / Hutter et al. 2014 (importance), Agarwal et al. 2021 (probability of improvement,
@@ -18,10 +18,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import NullFormatter
 
-from sweep.report.analysis import Analysis
+from sweep.report.analysis.importance import EVALUATORS
+from sweep.report.analysis.population import METRIC_NAMES, label
+from sweep.report.analysis.tables import Analysis
 from sweep.report.experiment import Experiment
-from sweep.report.importance import EVALUATORS
-from sweep.report.population import METRIC_NAMES, label
 from sweep.report.style import COLORS, REFERENCE_STYLE, add_caption, new_figure
 
 EXTRA_COLORS = ("#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")  # Okabe-Ito, the rest

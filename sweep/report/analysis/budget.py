@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 from scipy.special import gammaln
 
-from sweep.report.population import HIGHER_IS_BETTER
+from sweep.report.analysis.population import HIGHER_IS_BETTER
 
 TABLE_K = (1, 2, 5, 10, 20, 50, 100, 200, 500)  # the k of summary.md's table (and n)
 REACH = 0.9        # "the k at which a family's curve reaches 90% of its own best"

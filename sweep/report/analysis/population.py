@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sweep.report.partial_estimate import random_sample
 from sweep.report.experiment import GROUPS, Experiment
+from sweep.report.partial_estimate import random_sample
 
 WORST = {"score": 0.0, "fd": float("inf")}    # what a failed configuration scores
 HIGHER_IS_BETTER = {"score": True, "fd": False}

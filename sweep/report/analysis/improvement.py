@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sweep.report.population import HIGHER_IS_BETTER
+from sweep.report.analysis.population import HIGHER_IS_BETTER
 
 LEVEL = 95.0
 
