@@ -60,6 +60,10 @@ def _budget(an: dict[str, Any]) -> list[str]:
             cells = [_v(t.get(k), fmt) if k <= n else "–" for k in TABLE_K]
             lines.append(f"| {fams[fam]['label']} | {n:,} | " + " | ".join(cells)
                          + f" | {_v(t.get(n), fmt)} |")
+    if any(v == float("inf") for per in an["budget_table"].values()
+           for v in (per.get("fd") or {}).values()):
+        lines += ["", "∞: k is at most the family's number of failed configurations, so a "
+                  "k-subset of failures alone (FD = ∞) has a nonzero probability."]
     lines += ["", f"k at which each family's expected best reaches {REACH:.0%} of its own best "
               "(the expected best of all n; for FD: within best / 0.9):", "",
               "| family | metric | own best | k |", "|---|---|---:|---:|"]

@@ -7,6 +7,8 @@ EBGAN-PT, FD beside them, a few failures.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,6 +142,8 @@ def test_histograms_write_the_new_figures_and_tables(exp, tmp_path):
                     "## Which settings matter (fig7_importance)"):
         assert heading in md
     assert "| EBGAN | 32 | " in md  # the budget table's row: expected best I at k = 1...
+    assert re.search(r"\| EBGAN \| 32 \| ∞ \| ∞ \| \d", md)  # FD: 3 failed, so k = 1, 2 are ∞, 5 not
+    assert "∞: k is at most the family's number of failed configurations" in md
     an = out["summary"]["analysis"]
     assert an["budget_table"]["ebgan"]["score"][1] == pytest.approx(
         np.mean(np.where(exp.trials.query("family == 'ebgan'").status == "ok",
