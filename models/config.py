@@ -22,6 +22,11 @@ OPTIMIZERS = ("adam", "sgd")
 TABLE1_AXES = ("nLayerG", "nLayerD", "sizeG", "sizeD", "dropoutD", "optimD", "optimG", "lr")
 SHAPE_AXES = ("model", "nLayerG", "nLayerD", "sizeG", "sizeD", "z_dim")
 BUDGET_KEYS = ("epochs", "iterations", "batch_size")
+# What configurations of one shape group share (TrialConfig.shape_group): the unit the
+# sweep hands out, and the sampling unit of the report's partial-grid estimate.
+SHAPE_GROUP_KEYS = (*SHAPE_AXES, "seed", *BUDGET_KEYS)
+# Figure 2's groups: label -> the sweep family whose trials it shows (EBGAN-PT is not one).
+FIGURE2_GROUPS = {"EBGAN": "ebgan", "GAN": "gan"}
 
 # A setting that configurations written by earlier versions carried with this value: it
 # stays in the key's canonical form so their keys do not change (see TrialConfig.key).
@@ -108,7 +113,7 @@ class TrialConfig:
     def shape_group(self) -> tuple:
         """Configurations with the same group have identical tensor shapes, batches, z and
         initial weights (common random numbers): they can train as one pack."""
-        return tuple(getattr(self, k) for k in (*SHAPE_AXES, "seed", *BUDGET_KEYS))
+        return tuple(getattr(self, k) for k in SHAPE_GROUP_KEYS)
 
     def planned_iterations(self, n_images: int) -> int:
         """The budget: ``iterations`` if set, else epochs x (images // batch)."""
@@ -148,10 +153,6 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
 AXIS_KEYS = (*TABLE1_AXES, "margin", "pt_weight", "z_dim", "dropout", "beta1", "beta2")
 # Those of them the sweep file's `defaults:` section sets for every family.
 DEFAULT_KEYS = ("margin", "pt_weight", "z_dim", "dropout", "beta1", "beta2")
-
-
-def default_of(name: str) -> Any:
-    return next(f.default for f in fields(TrialConfig) if f.name == name)
 
 
 def coerce(config: TrialConfig | Mapping[str, Any]) -> TrialConfig:

@@ -36,7 +36,7 @@ def _experiment(args: argparse.Namespace) -> Path:
 
 # --- the commands ------------------------------------------------------------------------
 def cmd_plan(args: argparse.Namespace) -> int:
-    from sweep.config import load_config, plan
+    from sweep.config import budget_text, load_config, plan
     cfg = load_config(args.config)
     info = plan(cfg)
     if args.json:
@@ -47,9 +47,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"  {fam.name} [{fam.model}, {fam.search}]: {info['families'][fam.name]:,} trials")
         for axis, values in info["axes"][fam.name].items():
             print(f"      {axis:<12} {values}")
-    b = info["budget"]
-    budget = f"{b['iterations']} iterations" if b["iterations"] else f"{b['epochs']} epochs"
-    print(f"  budget: {budget}, batch {b['batch_size']}; data: {info['data']['source']}; "
+    print(f"  budget: {budget_text(cfg)}, batch {cfg.budget.batch_size}; "
+          f"data: {info['data']['source']}; "
           f"score samples: {info['score_samples']:,}")
     print(f"  total: {info['total']:,}")
     return 0

@@ -2,7 +2,7 @@
 
 A trial's settings are the sweep's ``defaults`` and ``budget``, overridden by the family's
 axes, as a :class:`models.config.TrialConfig`. Optuna families are sampled at run time
-(``sweep/run/optuna.py``) from :func:`base_settings` and the searched axes.
+(``sweep/run/scheduling/optuna_search.py``) from :func:`base_settings` and the searched axes.
 """
 from __future__ import annotations
 
@@ -99,6 +99,12 @@ def classifier_dir(cfg: SweepConfig, source: str) -> Path:
 def experiment_dir(cfg: SweepConfig, results: str | Path | None = None) -> Path:
     """Where an experiment lives: ``--results DIR``, else ``results/<sweep name>``."""
     return Path(results) if results else Path("results") / cfg.name
+
+
+def budget_text(cfg: SweepConfig) -> str:
+    """The training budget as the plan lines say it: '40 iterations' or '20 epochs'."""
+    b = cfg.budget
+    return f"{b.iterations} iterations" if b.iterations else f"{b.epochs} epochs"
 
 
 def plan(cfg: SweepConfig) -> dict[str, Any]:

@@ -8,7 +8,8 @@ This module reads only the experiment directory's files (``trials.parquet``,
 the table alone. :func:`planned` says how many trials the plan puts in a subset, so the
 figures can report "k of N trials done".
 
-- "EBGAN" is family ``ebgan`` (never ``ebgan_pt``), "GAN" is family ``gan`` (:data:`GROUPS`).
+- "EBGAN" is family ``ebgan`` (never ``ebgan_pt``), "GAN" is family ``gan``
+  (``models.config.FIGURE2_GROUPS``).
 - A missing or empty table is a :class:`FiguresError`; so is a table holding neither
   the ``ebgan`` nor the ``gan`` family. A table holding only one of the two is read, and
   the notes say which group is missing.
@@ -27,9 +28,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from models.config import FIGURE2_GROUPS
 from models.errors import UserError
 
-GROUPS = {"EBGAN": "ebgan", "GAN": "gan"}  # group label -> family in the table
 REQUIRED_COLUMNS = ("family", "status", "score", "nLayerG", "nLayerD", "optimD", "optimG", "lr")
 HOW_TO_MAKE = ("run `make grid` (trains the sweep and writes the table) or `sweep collect` "
                "(rebuilds the table from the trials already finished)")
@@ -128,7 +129,7 @@ def load_experiment(exp_dir: str | Path) -> Experiment:
     if missing:
         raise FiguresError(f"the results table {table} lacks the column(s) {', '.join(missing)}: "
                            f"it was not written by this version; {HOW_TO_MAKE}")
-    present = [g for g, fam in GROUPS.items() if (df["family"] == fam).any()]
+    present = [g for g, fam in FIGURE2_GROUPS.items() if (df["family"] == fam).any()]
     if not present:
         fams = ", ".join(sorted(map(str, df["family"].unique())))
         raise FiguresError(f"the results table {table} holds neither the 'ebgan' nor the 'gan' "
@@ -146,7 +147,7 @@ def load_experiment(exp_dir: str | Path) -> Experiment:
                      "no fig2_fd and no best-by-FD row in Figure 4")
     if "order" in df.columns:
         df["order"] = pd.to_numeric(df["order"], errors="coerce").astype(float)
-    for g, fam in GROUPS.items():
+    for g, fam in FIGURE2_GROUPS.items():
         if g not in present:
             notes.append(f"no {g} trials (family '{fam}') in the table: its histograms are empty")
     plan = _read_json(exp / "plan.json", "progress is reported without planned counts", notes)

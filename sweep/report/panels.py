@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from sweep.report.experiment import GROUPS, Experiment, Filter, planned
+from models.config import FIGURE2_GROUPS, TABLE1_AXES
+from sweep.report.experiment import Experiment, Filter, planned
 
 
 # --- Figures 2-3: the panels ----------------------------------------------------------
@@ -110,7 +111,7 @@ def _mask(df: pd.DataFrame, filt: Filter) -> np.ndarray:
 
 
 def _group(exp: Experiment, label: str, filt: Filter) -> Group:
-    fam = GROUPS[label]
+    fam = FIGURE2_GROUPS[label]
     fam_trials = exp.trials[exp.trials["family"] == fam]
     n_planned, exact = planned(exp.plan, fam, filt)
     return Group(label, fam, fam_trials[_mask(fam_trials, filt)], n_planned, exact,
@@ -136,13 +137,13 @@ FIG2_SUBSETS: list[tuple[str, str, Filter]] = [
 
 def fig2_panels(exp: Experiment) -> list[Panel]:
     """Figure 2: (a) all EBGANs vs all GANs, (b) both with nLayerG, nLayerD <= 4, (c) <= 3."""
-    return [Panel("fig2", key, title, filt, {g: _group(exp, g, filt) for g in GROUPS})
+    return [Panel("fig2", key, title, filt, {g: _group(exp, g, filt) for g in FIGURE2_GROUPS})
             for key, title, filt in FIG2_SUBSETS]
 
 
 def fig3_settings(exp: Experiment) -> tuple[list[float], list[tuple[str, str]]]:
     """The GAN optimization settings present: lr values (largest first), (optimD, optimG)."""
-    gan = exp.trials[exp.trials["family"] == GROUPS["GAN"]]
+    gan = exp.trials[exp.trials["family"] == FIGURE2_GROUPS["GAN"]]
     lrs = sorted({float(v) for v in gan["lr"]}, reverse=True)
     combos = sorted({(str(d), str(g)) for d, g in zip(gan["optimD"], gan["optimG"])})
     return lrs, combos
@@ -165,8 +166,7 @@ def fig3_panels(exp: Experiment) -> list[Panel]:
 
 
 # --- Figure 4: the best trials --------------------------------------------------------
-CONFIG_KEYS = ("nLayerG", "nLayerD", "sizeG", "sizeD", "dropoutD", "optimD", "optimG", "lr",
-               "margin", "pt_weight", "seed")
+CONFIG_KEYS = (*TABLE1_AXES, "margin", "pt_weight", "seed")  # what a best trial's record names
 
 
 FIG4_FAMILIES = ("gan", "ebgan", "ebgan_pt")

@@ -31,13 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.config import FIGURE2_GROUPS, SHAPE_AXES, SHAPE_GROUP_KEYS
 from sweep.report.experiment import Experiment
 
-# What makes two configurations one architecture group (the unit the sweep hands out).
-ARCH_COLUMNS = ("model", "nLayerG", "nLayerD", "sizeG", "sizeD", "z_dim", "seed",
-                "epochs", "iterations", "batch_size")
-ARCH_AXES = ("nLayerG", "nLayerD", "sizeG", "sizeD", "z_dim")  # plan axes that shape a group
-FAMILIES = {"EBGAN": "ebgan", "GAN": "gan"}  # the Figure 2(a) groups
+ARCH_AXES = tuple(a for a in SHAPE_AXES if a != "model")  # plan axes that shape a group
 METRICS = {"score": "median I", "fd": "median FD"}
 LEVEL = 95.0
 DIFF = "EBGAN − GAN"  # the label of the difference rows
@@ -109,7 +106,7 @@ def random_sample(exp: Experiment, family: str) -> Sample | str:
     count = ((exp.plan or {}).get("families") or {}).get(family)
     if not isinstance(count, (int, float)) or count <= 0:
         return f"plan.json gives no planned count for {family}"
-    cols = [c for c in ARCH_COLUMNS if c in fam.columns]
+    cols = [c for c in SHAPE_GROUP_KEYS if c in fam.columns]
     gid_all = fam.groupby(cols, dropna=False, sort=True).ngroup().to_numpy() if cols \
         else np.arange(len(fam))
     size = _group_size(exp, family, fam, gid_all)
@@ -242,15 +239,15 @@ def estimate_full_grid(exp: Experiment, *, n_resamples: int = 2000, seed: int = 
     """
     t = exp.trials
     counts = (exp.plan or {}).get("families") or {}
-    done = {lab: int((t["family"] == fam).sum()) for lab, fam in FAMILIES.items()}
+    done = {lab: int((t["family"] == fam).sum()) for lab, fam in FIGURE2_GROUPS.items()}
     partial = any(isinstance(counts.get(fam), (int, float)) and done[lab] < counts[fam]
-                  for lab, fam in FAMILIES.items())
+                  for lab, fam in FIGURE2_GROUPS.items())
     out: dict[str, Any] = {"partial": partial, "random_sample": False, "families": {},
                            "rows": [], "n_resamples": n_resamples, "seed": seed}
     if not partial:
         return out
     samples: dict[str, Sample] = {}
-    for lab, fam in FAMILIES.items():
+    for lab, fam in FIGURE2_GROUPS.items():
         s = random_sample(exp, fam)
         if isinstance(s, str):
             out["families"][lab] = {"family": fam, "done": done[lab],
@@ -260,7 +257,7 @@ def estimate_full_grid(exp: Experiment, *, n_resamples: int = 2000, seed: int = 
         out["families"][lab] = {"family": fam, "k": s.k, "planned": s.planned, "done": done[lab],
                                 "groups": s.n_groups, "groups_planned": s.groups_planned,
                                 "group_size": s.group_size}
-    out["random_sample"] = len(samples) == len(FAMILIES)
+    out["random_sample"] = len(samples) == len(FIGURE2_GROUPS)
     metrics = [m for m in METRICS if m == "score" or exp.has_fd]
     for i, metric in enumerate(metrics):
         fits = {}
@@ -277,32 +274,13 @@ def estimate_full_grid(exp: Experiment, *, n_resamples: int = 2000, seed: int = 
         diff = e["estimate"] - g["estimate"]
         n = min(len(e["draws"]), len(g["draws"]))
         ci = _ci(e["draws"][:n] - g["draws"][:n], diff)
-        fin_e = _finished_median(exp, FAMILIES["EBGAN"], metric)
-        fin_g = _finished_median(exp, FAMILIES["GAN"], metric)
+        fin_e = _finished_median(exp, FIGURE2_GROUPS["EBGAN"], metric)
+        fin_g = _finished_median(exp, FIGURE2_GROUPS["GAN"], metric)
         more = more_trials_needed(diff, ci, {
             lab: (samples[lab].k, samples[lab].planned, fits[lab]["sigma2"] or 0.0,
-                  samples[lab].group_size) for lab in FAMILIES})
+                  samples[lab].group_size) for lab in FIGURE2_GROUPS})
         out["rows"].append({"quantity": METRICS[metric], "metric": metric,
                             "group": DIFF, "estimate": diff, "ci95": ci,
                             "finished": None if fin_e is None or fin_g is None else fin_e - fin_g,
                             "more_trials": more})
     return out
-
-
-def sample_sentence(est: dict[str, Any]) -> str | None:
-    """What the estimate rests on, in one sentence; None when nothing is partial."""
-    if not est.get("partial"):
-        return None
-    fams = est["families"]
-    if not est["random_sample"]:
-        why = "; ".join(f"{f['family']}: {f['reason']}" for f in fams.values() if "reason" in f)
-        return ("The grid is incomplete and the finished trials are not a random sample of it "
-                f"({why}): the numbers describe the finished trials only.")
-    parts = [f"{f['family']} {f['k']:,} of {f['planned']:,} trials ({f['groups']:,} of "
-             f"{f['groups_planned']:,} architecture groups"
-             + (f"; {f['done'] - f['k']:,} other finished trials left out: a group not yet "
-                "complete or a gap in the order"
-                if f["done"] > f["k"] else "") + ")" for f in fams.values()]
-    return ("The grid is incomplete: these are estimates of the full grid from a uniform "
-            f"random sample of {', '.join(parts)}, the groups handed out first; 95% CIs "
-            "resample whole groups and carry the finite-population correction sqrt(1 - n/N).")

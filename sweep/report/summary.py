@@ -34,7 +34,7 @@ from scipy import stats
 from sweep.report.experiment import Experiment, classifier_sha, family_progress
 from sweep.report.markdown import fmt_p, render_markdown
 from sweep.report.panels import Group, Panel, best_trials, fig2_panels, fig3_panels, plain
-from sweep.report.partial_estimate import DIFF, estimate_full_grid, sample_sentence
+from sweep.report.partial_estimate import DIFF, estimate_full_grid
 
 __all__ = ["summarize", "write_summary", "render_markdown", "compare", "group_stats",
            "claim_sentence", "CLAIM"]
@@ -228,3 +228,22 @@ def write_summary(s: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     js.write_text(json.dumps(_clean(s), indent=2, allow_nan=False) + "\n")
     md.write_text(render_markdown(s))
     return md, js
+
+
+def sample_sentence(est: dict[str, Any]) -> str | None:
+    """What the estimate rests on, in one sentence; None when nothing is partial."""
+    if not est.get("partial"):
+        return None
+    fams = est["families"]
+    if not est["random_sample"]:
+        why = "; ".join(f"{f['family']}: {f['reason']}" for f in fams.values() if "reason" in f)
+        return ("The grid is incomplete and the finished trials are not a random sample of it "
+                f"({why}): the numbers describe the finished trials only.")
+    parts = [f"{f['family']} {f['k']:,} of {f['planned']:,} trials ({f['groups']:,} of "
+             f"{f['groups_planned']:,} architecture groups"
+             + (f"; {f['done'] - f['k']:,} other finished trials left out: a group not yet "
+                "complete or a gap in the order"
+                if f["done"] > f["k"] else "") + ")" for f in fams.values()]
+    return ("The grid is incomplete: these are estimates of the full grid from a uniform "
+            f"random sample of {', '.join(parts)}, the groups handed out first; 95% CIs "
+            "resample whole groups and carry the finite-population correction sqrt(1 - n/N).")

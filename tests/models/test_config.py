@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from models.config import TrialConfig, TrialConfigError, default_of
+from models.config import TrialConfig, TrialConfigError
 
 BASE = dict(family="gan", model="gan", nLayerG=5, nLayerD=2, sizeG=1600, sizeD=1024,
             dropoutD=False, optimD="sgd", optimG="sgd", lr=0.01)
@@ -18,7 +18,6 @@ def test_defaults_are_the_papers_and_specs_choices():
     assert (c.margin, c.pt_weight, c.z_dim, c.dropout, c.beta1, c.beta2) == \
         (10.0, 0.0, 100, 0.5, 0.5, 0.999)
     assert (c.seed, c.epochs, c.iterations, c.batch_size) == (0, 20, None, 64)
-    assert default_of("margin") == 10.0
     # 20 epochs of 60,000 images in batches of 64: 20 * 937 iterations
     assert c.planned_iterations(60_000) == 18_740
     assert c.replace(iterations=40).planned_iterations(60_000) == 40

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from models.config import TrialConfig
-from sweep.config import SweepConfig, counts, experiment_dir, load_config, trials
+from sweep.config import (SweepConfig, budget_text, counts, experiment_dir, load_config,
+                          trials)
 from sweep.run.driver import cluster, preflight, signals, time_estimate
 from sweep.run.driver.signals import GridStopped, stop_on_signals
 from sweep.run.records import checkpoints, storage
@@ -53,6 +54,18 @@ class SweepRun:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class RunState:
+    """How far a run got, filled in as it goes: the cleanup and the summary read it also
+    when the run stopped half-way (a signal, a full disk)."""
+    conn: Any = None                    # the Ray connection (cluster.Connection), once made
+    stopped: GridStopped | None = None  # the signal that stopped the grid, if one did
+    plan_at: float | None = None        # when the plan was printed (monotonic seconds)
+    fitter: Any = None                  # the tuning.Fitter, once Ray Tune runs
+    units: int = 0                      # Ray Tune trials planned for the grid families
+    slots: int = 0                      # trials at a time
+
+
 def run_sweep(config: str | Path | SweepConfig, *, results: str | Path | None = None,
               address: str | None = None, storage_root: str | None = None,
               extend: bool = False, fresh: bool = False, retry_errors: bool = False,
@@ -79,33 +92,32 @@ def run_sweep(config: str | Path | SweepConfig, *, results: str | Path | None = 
         if moved:
             log(f"--fresh: the earlier experiment was moved to {moved}")
     ledger.lock()
-    state: dict[str, Any] = {"conn": None, "stopped": None}
+    state = RunState()
     try:
         try:
-            run = _run(cfg, exp, ledger, state, address=address, storage_root=storage_root,
-                       extend=extend, retry_errors=retry_errors, log=log, trainable=trainable)
+            _run(cfg, exp, ledger, state, address=address, storage_root=storage_root,
+                 extend=extend, retry_errors=retry_errors, log=log, trainable=trainable)
         except GridStopped as stop:
-            state["stopped"] = stop
+            state.stopped = stop
             log(f"[grid] {stop.name}: stopping now; the trials running were not finished "
                 "and run again (from their last checkpoint) next time", flush=True)
-            run = state.get("run", {})
         except ResultsUnwritable as full:  # the table could not be written either
             raise LedgerError(
                 f"the grid stopped: {full}. The ledger keeps every trial that finished (no "
                 "entry is half-written); make room on that disk (or make it writable) and run "
                 "the same command again: finished trials are kept, the others resume from "
                 "their last checkpoint.") from None
-        return _finish(cfg, exp, run, state, started, log)
+        return _finish(cfg, exp, state, started, log)
     finally:
         ledger.unlock()
-        conn = state["conn"]
+        conn = state.conn
         if conn is not None and conn.started_here:
             import ray
             ray.shutdown()
 
 
-def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, storage_root,
-         extend, retry_errors, log, trainable) -> dict[str, Any]:
+def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: RunState, *, address,
+         storage_root, extend, retry_errors, log, trainable) -> None:
     from models.data import load_mnist
     from sweep.run.worker.classifier_setup import ensure_classifier
 
@@ -127,7 +139,7 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, s
 
     with stop_on_signals():
         with signals.deferred():  # a signal during ray.init is recorded, raised after it
-            state["conn"] = conn = cluster.connect(address, env=storage.worker_env(root))
+            state.conn = conn = cluster.connect(address, env=storage.worker_env(root))
             signals.reinstall()
         for line in cluster.dashboard_lines(conn):
             log(line)
@@ -147,29 +159,27 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: dict, *, address, s
         resumed = sum(1 for u in units if u.resume_from)
         preflight.record_sweep(cfg, exp, ledger, ids, clf.manifest)
         est = _estimate(cfg, entries, units, data.train_images, slots, int(request["cpu"]))
-        budget = (f"{cfg.budget.iterations} iterations" if cfg.budget.iterations
-                  else f"{cfg.budget.epochs} epochs")
         packed = sum(1 for u in units if u.is_pack)
-        log(f"[plan] budget {budget} of {len(data.train_images):,} {data.source} images, batch "
-            f"{cfg.budget.batch_size}; {cfg.score.samples:,} score samples; {len(units):,} Ray "
-            f"Tune trials ({packed:,} packs); per trial {request['cpu']:g} CPU + "
-            f"{request['gpu']:g} GPU; {slots} at a time on {cluster.describe_nodes(nodes)}"
+        log(f"[plan] budget {budget_text(cfg)} of {len(data.train_images):,} {data.source} "
+            f"images, batch {cfg.budget.batch_size}; {cfg.score.samples:,} score samples; "
+            f"{len(units):,} Ray Tune trials ({packed:,} packs); per trial "
+            f"{request['cpu']:g} CPU + {request['gpu']:g} GPU; {slots} at a time on {cluster.describe_nodes(nodes)}"
             + (f"; {resumed:,} resume from a checkpoint" if resumed else ""))
         grid_s = est.total_seconds()
         log(f"[plan] estimated time: {time_estimate.format_duration(grid_s)} for the grid on these "
             "resources" + (f"; {time_estimate.format_duration(grid_s + clf.trained_s)} with the "
                            f"classifier trained first ({clf.trained_s:.0f} s)"
                            if clf.trained_s else ""), flush=True)
-        state["plan_at"] = time.monotonic()
-        from sweep.run.driver.tuning import Fitter
-        fitter = Fitter(cfg, exp, ledger, root, data, clf, request, slots, est, total,
-                        len(grid) - len(pending) + _optuna_done(cfg, entries), mirror_to,
-                        log, trainable)
-        state["run"] = {"fitter": fitter, "units": len(units), "slots": slots}
+        state.plan_at = time.monotonic()
+        from sweep.run.driver.tuning import Fitter, GridPlan
+        fitter = Fitter(GridPlan(
+            cfg, exp, ledger, root, mirror_to, data, clf, request, slots, est, total,
+            done_before=len(grid) - len(pending) + _optuna_done(cfg, entries), log=log,
+            trainable=trainable))
+        state.fitter, state.units, state.slots = fitter, len(units), slots
         fitter.grid(units)
         for fam in (f for f in cfg.families if f.search == "optuna"):
             fitter.optuna(fam)
-    return state["run"]
 
 
 def _order_seed(cfg: SweepConfig) -> int:
@@ -198,17 +208,16 @@ def _estimate(cfg: SweepConfig, entries: dict[str, dict], units: list, images, s
     return time_estimate.Estimate(prior, slots, units=len(units) + n_optuna)
 
 
-def _finish(cfg: SweepConfig, exp: Path, run: dict, state: dict, started: float,
-            log) -> SweepRun:
+def _finish(cfg: SweepConfig, exp: Path, state: RunState, started: float, log) -> SweepRun:
     from sweep.run.records.results import collect
 
-    fitter = run.get("fitter")
+    fitter = state.fitter
     df = collect(exp, mirror=False, log=log)
-    if fitter is not None and fitter.mirror_to:
-        storage.try_mirror_experiment(exp, fitter.mirror_to, log=log)
+    if fitter is not None and fitter.plan.mirror_to:
+        storage.try_mirror_experiment(exp, fitter.plan.mirror_to, log=log)
     total = sum(counts(cfg).values())
     by_status = {str(k): int(v) for k, v in df["status"].value_counts().items()} if len(df) else {}
-    stopped: GridStopped | None = state["stopped"]
+    stopped = state.stopped
     done = len(df)
     if done >= total:
         result_state, code = "finished", 0
@@ -222,12 +231,12 @@ def _finish(cfg: SweepConfig, exp: Path, run: dict, state: dict, started: float,
     if result_state != "finished":
         log("[grid] run the same command again to continue: finished trials are kept, "
             "the rest run")
-    plan_at = state.get("plan_at")
+    plan_at = state.plan_at
     first = fitter.first_trial_at if fitter is not None else None
     return SweepRun(
         state=result_state, exit_code=code, experiment=exp, table=exp / "trials.parquet",
         total=total, done=done, counts=by_status, ran=fitter.ran if fitter else 0,
-        units=run.get("units", 0), slots=run.get("slots", 0),
+        units=state.units, slots=state.slots,
         wall_s=time.monotonic() - started,
         first_trial_s=(first - plan_at) if first is not None and plan_at is not None else None,
         handed_out=fitter.handed_out if fitter else 0,

@@ -1,26 +1,30 @@
 """Ray Tune runs of one sweep: the grid families' units, then each Optuna family.
 
-One trainable (the payload in the object store once), one ledger callback and the same
+One trainable (the payload in the object store once), one grid callback and the same
 loggers (JSON for ``ExperimentAnalysis``, TensorBoard for the loss curves) for every
 ``Tuner.fit``; each fit is a Tune experiment folder under ``<storage>/tune/``.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback, TBXLoggerCallback
 
+from models.data import MnistData
 from sweep.config import Family, SweepConfig
 from sweep.run.driver import signals
-from sweep.run.driver.callbacks import LedgerCallback
+from sweep.run.driver.callbacks import GridCallback
+from sweep.run.driver.progress import Progress
 from sweep.run.driver.time_estimate import Estimate
 from sweep.run.records import storage
 from sweep.run.records.ledger import Ledger
 from sweep.run.scheduling.searcher import UnitSearcher
 from sweep.run.scheduling.units import Unit
+from sweep.run.worker.classifier_setup import Classifier
 from sweep.run.worker.trainable import Payload, make_trainable, run_trial
 
 PROGRESS_LOG = "sweep-progress.log"  # in Ray's log folder: the dashboard's Logs view lists it
@@ -52,39 +56,56 @@ def _trial_name(trial: Any) -> str:
     return f"{Unit.from_config(trial.config).label}-{trial.trial_id}"
 
 
+@dataclass(frozen=True)
+class GridPlan:
+    """What run_sweep decided before the first trial: everything the Tune runs need."""
+    cfg: SweepConfig
+    exp: Path                      # the experiment folder (ledger, table, plan)
+    ledger: Ledger
+    root: str                      # where trial files go: a path or a URI
+    mirror_to: str | None          # the storage root that gets copies of the records, if any
+    data: MnistData                # the training images
+    clf: Classifier                # the scoring classifier
+    request: dict[str, float]      # resources per trial: {"cpu": .., "gpu": ..}
+    slots: int                     # trials at a time
+    est: Estimate                  # the time estimate, updated as trials finish
+    total: int                     # configurations the sweep plans
+    done_before: int               # of them finished before this run
+    log: Callable[..., None] = print
+    trainable: Callable[..., None] | None = None  # replaces run_trial (tests, the bench)
+
+
 class Fitter:
     """Runs the sweep's Tune experiments and keeps what the caller reports about them."""
 
-    def __init__(self, cfg: SweepConfig, exp: Path, ledger: Ledger, root: str, data: Any,
-                 clf: Any, request: dict[str, float], slots: int, est: Estimate, total: int,
-                 done_before: int, mirror_to: str | None, log: Callable[..., None],
-                 fn: Callable[..., None] | None) -> None:
-        self.cfg, self.exp, self.ledger, self.root, self.log = cfg, exp, ledger, root, log
-        self.slots, self.mirror_to, self.est = slots, mirror_to, est
-        payload = Payload(data.train_images.numpy(), data.source, clf.state, clf.args,
-                          clf.sha256, clf.reference, root, cfg.score.samples, request["cpu"],
-                          cfg.resources.checkpoint_every)
-        r = cfg.resources
+    def __init__(self, plan: GridPlan) -> None:
+        self.plan = plan
+        cfg, r = plan.cfg, plan.cfg.resources
+        payload = Payload(plan.data.train_images.numpy(), plan.data.source, plan.clf.state,
+                          plan.clf.args, plan.clf.sha256, plan.clf.reference, plan.root,
+                          cfg.score.samples, plan.request["cpu"], r.checkpoint_every)
         self.reuse = r.reuse_actors if r.reuse_actors != "auto" else \
-            est.mean_unit_seconds() < REUSE_BELOW_S
-        self.trainable = make_trainable(payload, request, fn=fn or run_trial, reused=self.reuse)
-        log("[plan] Ray workers " + ("reused across trials (short trials): each worker's log "
-                                     "in the dashboard names the trial it runs" if self.reuse else
-                                     "started per trial: the dashboard names each by the "
-                                     "configuration it trains"))
-        self.done_before = done_before
-        self.callback = LedgerCallback(ledger, total=total, done_before=done_before, est=est,
-                                       name=cfg.name, log=log, mirror_to=mirror_to,
-                                       progress_log=_progress_log())
+            plan.est.mean_unit_seconds() < REUSE_BELOW_S
+        self.trainable = make_trainable(payload, plan.request, fn=plan.trainable or run_trial,
+                                        reused=self.reuse)
+        plan.log("[plan] Ray workers " + (
+            "reused across trials (short trials): each worker's log in the dashboard names "
+            "the trial it runs" if self.reuse else
+            "started per trial: the dashboard names each by the configuration it trains"))
+        self.progress = Progress(plan.exp, total=plan.total, done_before=plan.done_before,
+                                 est=plan.est, name=cfg.name, log=plan.log,
+                                 progress_log=_progress_log())
+        self.callback = GridCallback(plan.ledger, self.progress, mirror_to=plan.mirror_to,
+                                     log=plan.log)
         self.handed_out, self.hand_out_s = 0, 0.0
 
     @property
     def first_trial_at(self) -> float | None:
-        return self.est.started
+        return self.plan.est.started
 
     @property
     def ran(self) -> int:
-        return self.callback.done - self.done_before
+        return self.progress.done - self.plan.done_before
 
     def grid(self, units: list[Unit]) -> None:
         if not units:
@@ -99,26 +120,26 @@ class Fitter:
     def optuna(self, family: Family) -> None:
         from sweep.run.scheduling.optuna_search import FamilySearcher
 
-        for seed in self.cfg.seeds:
-            done = {k: e for k, e in self.ledger.entries().items()
+        for seed in self.plan.cfg.seeds:
+            done = {k: e for k, e in self.plan.ledger.entries().items()
                     if e.get("family") == family.name and e.get("seed") == seed}
             todo = family.trials - len(done)
             if todo <= 0:
                 continue
-            searcher = FamilySearcher(self.cfg, family, seed, self.exp, done)
-            self.log(f"[optuna] {family.name} seed {seed}: {todo} trials of TPE "
-                     f"({len(done)} done before; study in {self.exp / 'optuna.journal'})")
+            searcher = FamilySearcher(self.plan.cfg, family, seed, self.plan.exp, done)
+            self.plan.log(f"[optuna] {family.name} seed {seed}: {todo} trials of TPE "
+                          f"({len(done)} done before; study in {self.plan.exp / 'optuna.journal'})")
             self._fit(searcher, todo, f"optuna-{family.name}-{seed}")
 
     def _fit(self, searcher: Any, num_samples: int, label: str) -> None:
-        storage_path, storage_fs = storage.tune_storage(self.root)
-        r = self.cfg.resources
+        storage_path, storage_fs = storage.tune_storage(self.plan.root)
+        r = self.plan.cfg.resources
         tuner = tune.Tuner(
             self.trainable,
             param_space={},
             tune_config=tune.TuneConfig(
                 search_alg=searcher, num_samples=num_samples, reuse_actors=self.reuse,
-                max_concurrent_trials=r.max_concurrent_trials or self.slots,
+                max_concurrent_trials=r.max_concurrent_trials or self.plan.slots,
                 trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=f"{label}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage_path,
@@ -136,6 +157,6 @@ class Fitter:
                 # unreachable (an S3 outage) that fails after every trial has its ledger
                 # entry (`error` where it could not write). The ledger is the record: the
                 # grid ends as finished or incomplete from it, not with a traceback.
-                self.log(f"[storage] warning: Ray Tune could not reach "
-                         f"{storage.ray_storage_path(self.root)} ({type(exc).__name__}: "
-                         f"{exc})", flush=True)
+                self.plan.log(f"[storage] warning: Ray Tune could not reach "
+                              f"{storage.ray_storage_path(self.plan.root)} "
+                              f"({type(exc).__name__}: {exc})", flush=True)

@@ -79,7 +79,6 @@ class CheckpointPolicy:
         self.every_s, self.clock = float(every_s), clock
         self.last = clock()
         self.cost_s = 0.0
-        self.saved_count = 0
 
     @property
     def interval_s(self) -> float:
@@ -90,7 +89,6 @@ class CheckpointPolicy:
 
     def saved(self, cost_s: float) -> None:
         self.cost_s, self.last = cost_s, self.clock()
-        self.saved_count += 1
 
 
 # --- the driver's index of unfinished units --------------------------------------------------

@@ -77,9 +77,6 @@ class Ledger:
                 out[path.stem] = entry
         return out
 
-    def done_keys(self) -> set[str]:
-        return set(self.entries())
-
     # --- the sweep this directory belongs to ----------------------------------------
     def metadata(self) -> dict[str, Any] | None:
         try:

@@ -11,6 +11,7 @@ settings, then the results; columns of entries written by other versions follow 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ class TrialResult:
     iterations_done: int | None = None   # the iteration the run ended at
     iterations_planned: int | None = None
     iterations_run: int | None = None    # over all attempts (> done when an attempt was lost)
-    attempts: str | None = None          # JSON list: the iteration each attempt started from
+    attempts: list[int] | None = None    # the iteration each attempt started from
     checkpoint_note: str | None = None   # a checkpoint that could not be used, and why
     diverged_at: int | None = None       # first iteration with a NaN/inf loss
     loss_d: float | None = None          # losses of the last iteration
@@ -61,6 +62,7 @@ class TrialResult:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+        self.attempts = attempts_list(self.attempts)
 
     def set_score(self, score: float, fd: float | None, class_histogram: str,
                   seconds: float) -> None:
@@ -97,6 +99,16 @@ def ledger_entry(config: TrialConfig, result: TrialResult, *, trial_id: str,
             "finished_at": finished_at, **result.to_dict()}
 
 
+def attempts_list(value: Any) -> list[int] | None:
+    """A ledger entry's ``attempts`` as a list. Entries written before 2026-11-30 hold the
+    list as JSON text inside the JSON; both read the same."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return [int(a) for a in value]
+
+
 def histogram_json(counts: list[int]) -> str:
     return json.dumps([int(c) for c in counts])
 
@@ -119,6 +131,7 @@ def table(exp_dir: Path) -> pd.DataFrame:
     for col in ("score", "fd"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     df["order"] = pd.to_numeric(df["order"], errors="coerce").astype("Int64")
+    df["attempts"] = df["attempts"].map(attempts_list)  # old ledgers: JSON text
     return df.sort_values(["family", "trial_key"], kind="stable").reset_index(drop=True)
 
 

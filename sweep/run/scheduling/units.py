@@ -132,14 +132,6 @@ def plan_units(trials: Sequence[TrialConfig], pending: set[str], *, seed: int,
     return units
 
 
-def order_of(trials: Sequence[TrialConfig], seed: int) -> dict[str, int]:
-    """Trial key -> its position in its family's hand-out order (for the results table)."""
-    out = {}
-    for group, start in hand_out_order(shape_groups(trials), seed):
-        out.update({t.key: start + i for i, t in enumerate(group)})
-    return out
-
-
 def singles(group: Group) -> list[Group]:
     return [[t] for t in group]
 

@@ -110,7 +110,7 @@ def finish_unit(unit: Unit, trained: list[TrainResult], scorer: Scorer, *,
         result = TrialResult(
             status=record.status, iterations_done=record.iterations_done,
             iterations_planned=record.iterations_planned, iterations_run=record.iterations_run,
-            attempts=json.dumps(record.attempts), checkpoint_note=note,
+            attempts=list(record.attempts), checkpoint_note=note,
             diverged_at=record.diverged_at, loss_d=record.final_losses.get("loss_d"),
             loss_g=record.final_losses.get("loss_g"), train_time_s=record.wall_time_s,
             score_time_s=0.0, ms_per_iteration=record.ms_per_iteration,

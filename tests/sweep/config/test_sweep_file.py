@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from models.config import TABLE1_AXES, TrialConfig
-from sweep.config import ConfigError, counts, load_config, parse_config, plan, trials
+from sweep.config import (ConfigError, budget_text, counts, load_config, parse_config, plan,
+                          trials)
 from sweep.config.sweep_file import Defaults
 
 
@@ -456,3 +457,10 @@ def test_resources_pack_and_checkpoint_interval(tmp_path, raw):
     assert (cfg.resources.pack, cfg.resources.checkpoint_every) == (24, 90.0)
     raw["resources"].update(pack=1, checkpoint_every="1.5h")
     assert load_config(write(tmp_path, raw)).resources.checkpoint_every == 5400.0
+
+
+def test_the_budget_reads_as_iterations_when_set_else_epochs(tmp_path, raw):
+    """One sentence for `sweep plan` and the grid's plan line: iterations win over epochs."""
+    assert budget_text(load_config(write(tmp_path, raw))) == "20 epochs"
+    raw["budget"]["iterations"] = 40
+    assert budget_text(load_config(write(tmp_path, raw))) == "40 iterations"

@@ -262,7 +262,7 @@ def test_report_never_imports_ray_optuna_torch_or_pyplot():
         assert not {m for m in at_import if m.split(".")[0] == "optuna"}, mod
         assert not {m for m in imported if m.startswith("matplotlib.pyplot")}, mod
         # only the report itself, the trial files' storage layer, the error base class and
-        # the one definition of a configuration's settings (models/config.py)
+        # the settings' one definition (Table 1's axes, the shape groups, Figure 2's groups)
         assert not {m for m in imported if m.startswith(("sweep.", "evaluator", "models"))
                     and not m.startswith(("sweep.report", "sweep.run.records.storage",
                                           "models.errors", "models.config"))}, mod

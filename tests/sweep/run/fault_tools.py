@@ -23,6 +23,7 @@ from typing import Any, Callable
 import pytest
 import torch
 
+from sweep.run.records.results import attempts_list
 from sweeps import TRIAL_TITLES, Driver, ledger_entries, only, write_sweep
 
 BUDGET = 400          # iterations per trial: ~15 s on a shared 2-core CPU
@@ -258,7 +259,7 @@ def assert_identical(results: Path, baseline: Path,
 
 
 def attempts(entry: dict) -> list[int]:
-    return json.loads(entry["attempts"])
+    return attempts_list(entry["attempts"])
 
 
 def iterations_lost(entries: dict[str, dict]) -> int:

@@ -1,6 +1,7 @@
 """The ledger (what resumes a grid), its lock, and the time estimate: no Ray needed."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -17,7 +18,7 @@ def test_entries_round_trip_and_are_readable_by_others(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "exp")
     ledger.write("k1", {"status": "ok", "score": 1.5})
     ledger.write("k2", {"status": "error", "error": "boom"})
-    assert ledger.done_keys() == {"k1", "k2"}
+    assert set(ledger.entries()) == {"k1", "k2"}
     assert ledger.entries()["k1"] == {"score": 1.5, "status": "ok"}
     mode = stat.S_IMODE(os.stat(ledger.dir / "k1.json").st_mode)
     assert mode & stat.S_IRGRP  # not mkstemp's owner-only 0600
@@ -119,3 +120,19 @@ def test_parameter_count_from_shapes_matches_the_built_networks(model, shape) ->
     g, d = build_networks(trial, torch.Generator().manual_seed(0))
     built = sum(p.numel() for p in [*g.parameters(), *d.parameters()])
     assert parameter_count(trial) == built
+
+
+def test_attempts_are_a_list_and_old_entries_text_reads_the_same(tmp_path: Path) -> None:
+    """Entries written before 2026-11-30 hold `attempts` as JSON text inside the JSON."""
+    from sweep.run.records.results import TrialResult, attempts_list, table
+    ledger = Ledger(tmp_path / "exp")
+    for key, attempts in (("old", "[0, 30]"), ("new", [0, 30]), ("none", None)):
+        ledger.write(key, {"trial_key": key, "status": "ok", "family": "gan",
+                           **({"attempts": attempts} if attempts else {})})
+    assert json.loads((ledger.dir / "new.json").read_text())["attempts"] == [0, 30]
+    assert TrialResult.from_dict(ledger.entries()["old"]).attempts == [0, 30]
+    assert TrialResult("ok", attempts=[0]).to_dict()["attempts"] == [0]
+    df = table(ledger.exp_dir).set_index("trial_key", drop=False)
+    got = {k: df.loc[k, "attempts"] for k in ("old", "new", "none")}
+    assert got == {"old": [0, 30], "new": [0, 30], "none": None}
+    assert attempts_list(float("nan")) is None

@@ -7,6 +7,11 @@ experiment.json with that code's trial keys, its table, and the 1-epoch classifi
 scored it. tests/fixtures/legacy_keys.json pins the keys that code computed for sweep.yaml
 (6,657), the smoke and CPU-demo sweeps (copies of those files in legacy-sweeps/), and an
 Optuna-style flat trial.
+
+tests/fixtures/legacy-packs/ is the smoke sweep at 12 iterations with `resources.pack: 4`
+(13 configurations in 5 Ray Tune trials, 4 of them packs) as the code before issue #18's
+regroup left it (commit 5b22427): `pack_id`/`pack_size` set, `attempts` stored as JSON text.
+It scored with the same classifier as legacy-smoke (copied from there).
 """
 from __future__ import annotations
 
@@ -55,3 +60,26 @@ def test_a_legacy_experiment_resumes_without_rerunning_anything(tmp_path):
     df = pd.read_parquet(exp / "trials.parquet")
     assert len(df) == 13 and set(df["trial_key"]) == set(before)
     assert "inject_error" not in df.columns  # the retired setting leaves the table
+
+
+def test_a_packed_experiment_from_before_the_regroup_resumes_without_rerunning_anything(tmp_path):
+    exp = tmp_path / "legacy-packs"
+    shutil.copytree(FIXTURES / "legacy-packs", exp)
+    shutil.copytree(FIXTURES / "legacy-smoke" / "classifier", exp / "classifier")
+    sweep_file = tmp_path / "packs.yaml"
+    sweep_file.write_text((exp / "sweep.yaml").read_text()
+                          .replace("CLASSIFIER", str(exp / "classifier")))
+    before = ledger_entries(exp)
+    assert len(before) == 13 and {e["pack_size"] for e in before.values()} == {1, 2, 4}
+    assert all(e["attempts"] == "[0]" for e in before.values())  # the old form: JSON text
+
+    rc, out = sweep("grid", "-c", str(sweep_file), "--results", str(exp), cwd=tmp_path)
+    assert rc == 0, out[-3000:]
+    assert "13 already finished, 0 grid trials to run" in out
+    assert ledger_entries(exp) == before  # nothing re-run, nothing rewritten
+    df = pd.read_parquet(exp / "trials.parquet").set_index("trial_key")
+    assert set(df.index) == set(before)
+    assert all(list(a) == [0] for a in df["attempts"])  # the table reads the old form as a list
+    packed = {k: (e["pack_id"], e["pack_size"]) for k, e in before.items() if e["pack_id"]}
+    assert len(packed) == 12  # the 13th (ebgan_pt) trained alone
+    assert {k: (df.loc[k, "pack_id"], df.loc[k, "pack_size"]) for k in packed} == packed

@@ -8,9 +8,15 @@ import pytest
 
 from models.pack_plan import plan_packs
 from sweep.config import load_config, trials
-from sweep.run.scheduling.units import hand_out_order, order_of, plan_units, shape_groups
+from sweep.run.scheduling.units import hand_out_order, plan_units, shape_groups
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+def _orders(grid, seed: int) -> dict[str, int]:
+    """Trial key -> its position in its family's hand-out order, as the units carry it."""
+    units = plan_units(grid, {t.key for t in grid}, seed=seed)
+    return {m.key: o for u in units for m, o in zip(u.members, u.orders)}
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +55,12 @@ def test_the_order_is_seeded_and_stable_on_resume(grid):
     pending = set(first[::3])
     resumed = plan_units(grid, pending, seed=0)
     assert [u.members[0].key for u in resumed] == [k for k in first if k in pending]
-    orders = order_of(grid, 0)
+    orders = _orders(grid, 0)
     assert all(u.orders[0] == orders[u.members[0].key] for u in resumed)
 
 
 def test_orders_count_configurations_in_random_groups(grid):
-    orders = order_of(grid, 0)
+    orders = _orders(grid, 0)
     gan = sorted((orders[t.key], t) for t in grid if t.family == "gan")
     assert [o for o, _ in gan] == list(range(6144))  # a permutation of positions
     first_group = {t.shape_group for o, t in gan[:24]}
