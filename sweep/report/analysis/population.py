@@ -22,14 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sweep.report.experiment import GROUPS, Experiment
+from models.config import FIGURE2_GROUPS
+from sweep.report.experiment import Experiment
 from sweep.report.partial_estimate import random_sample
 
 WORST = {"score": 0.0, "fd": float("inf")}    # what a failed configuration scores
 HIGHER_IS_BETTER = {"score": True, "fd": False}
 METRIC_NAMES = {"score": "I", "fd": "FD"}
-LABELS = {fam: label for label, fam in GROUPS.items()} | {"ebgan_pt": "EBGAN-PT"}
-PAIRS = [(GROUPS["EBGAN"], GROUPS["GAN"])]     # the paper's comparison: the default view
+LABELS = {fam: label for label, fam in FIGURE2_GROUPS.items()} | {"ebgan_pt": "EBGAN-PT"}
+PAIRS = [(FIGURE2_GROUPS["EBGAN"], FIGURE2_GROUPS["GAN"])]     # the paper's comparison: the default view
 
 
 def label(family: str) -> str:
@@ -74,7 +75,7 @@ def families(exp: Experiment) -> list[str]:
     """The families in the table, in the plan's order (ebgan and gan first without a plan)."""
     present = list(dict.fromkeys(map(str, exp.trials["family"])))
     order = list(((exp.plan or {}).get("families") or {}))
-    order = [*order, *[f for f in GROUPS.values() if f not in order]]
+    order = [*order, *[f for f in FIGURE2_GROUPS.values() if f not in order]]
     return [f for f in order if f in present] + sorted(f for f in present if f not in order)
 
 
