@@ -2,7 +2,8 @@
 
 - ``driver/``: the process that runs the grid: ``api.run_sweep`` (the entry point), the
   checks before a run (``preflight``), the time estimate, Ray Tune (``tuning``), the
-  callback that files finished trials, signals and the cluster.
+  callback that files finished trials, signals, the cluster and its elastic sizing
+  (``elastic``: trials at a time follow the nodes as they join or leave).
 - ``scheduling/``: which configurations each Ray Tune trial trains and when: the units,
   packs and their hand-out order (``units``), the searcher that hands them out, Optuna.
 - ``worker/``: what runs inside a trial: the Ray Tune trainable, one unit's training and

@@ -28,9 +28,11 @@ from sweep.run.records.ledger import Ledger, LedgerError, ResultsUnwritable
 
 # Ray Tune settings for a grid, set by run_sweep (a user's own value wins): the ledger is
 # the record of the experiment, so Tune's periodic snapshot (which grows with the trials)
-# is rare; loggers are chosen explicitly (JSON for ExperimentAnalysis, TensorBoard).
+# is rare; loggers are chosen explicitly (JSON for ExperimentAnalysis, TensorBoard); the
+# trials waiting for a node are bounded by the grid's elastic limit, not by Tune's cap set
+# at the start (sweep/run/elastic.py).
 TUNE_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "600", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-            "RAY_AIR_NEW_OUTPUT": "0"}
+            "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "100000"}
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,9 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: RunState, *, addres
         log(f"[plan] budget {budget_text(cfg)} of {len(data.train_images):,} {data.source} "
             f"images, batch {cfg.budget.batch_size}; {cfg.score.samples:,} score samples; "
             f"{len(units):,} Ray Tune trials ({packed:,} packs); per trial "
-            f"{request['cpu']:g} CPU + {request['gpu']:g} GPU; {slots} at a time on {cluster.describe_nodes(nodes)}"
+            f"{request['cpu']:g} CPU + {request['gpu']:g} GPU; {slots} at a time on "
+            f"{cluster.describe_nodes(nodes)} now (this follows the nodes as they join or "
+            "leave; packs are sized now)"
             + (f"; {resumed:,} resume from a checkpoint" if resumed else ""))
         grid_s = est.total_seconds()
         log(f"[plan] estimated time: {time_estimate.format_duration(grid_s)} for the grid on these "

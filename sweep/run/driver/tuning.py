@@ -19,6 +19,7 @@ from sweep.config import Family, SweepConfig
 from sweep.run.driver import signals
 from sweep.run.driver.callbacks import GridCallback
 from sweep.run.driver.progress import Progress
+from sweep.run.driver.elastic import ElasticLimit
 from sweep.run.driver.time_estimate import Estimate
 from sweep.run.records import storage
 from sweep.run.records.ledger import Ledger
@@ -80,6 +81,7 @@ class Fitter:
 
     def __init__(self, plan: GridPlan) -> None:
         self.plan = plan
+        self.slots = plan.slots  # trials at a time now: follows the cluster (elastic)
         cfg, r = plan.cfg, plan.cfg.resources
         payload = Payload(plan.data.train_images.numpy(), plan.data.source, plan.clf.state,
                           plan.clf.args, plan.clf.sha256, plan.clf.reference, plan.root,
@@ -106,6 +108,10 @@ class Fitter:
     @property
     def ran(self) -> int:
         return self.progress.done - self.plan.done_before
+
+    def _resized(self, slots: int) -> None:
+        """The cluster grew or shrank: the next fit starts at its size, the ETA follows."""
+        self.slots = self.plan.est.slots = slots
 
     def grid(self, units: list[Unit]) -> None:
         if not units:
@@ -134,17 +140,18 @@ class Fitter:
     def _fit(self, searcher: Any, num_samples: int, label: str) -> None:
         storage_path, storage_fs = storage.tune_storage(self.plan.root)
         r = self.plan.cfg.resources
+        elastic = ElasticLimit(searcher, self.plan.request, r.max_concurrent_trials,
+                               self.slots, log=self.plan.log, on_resize=self._resized)
         tuner = tune.Tuner(
             self.trainable,
             param_space={},
             tune_config=tune.TuneConfig(
-                search_alg=searcher, num_samples=num_samples, reuse_actors=self.reuse,
-                max_concurrent_trials=r.max_concurrent_trials or self.plan.slots,
+                search_alg=elastic.limiter, num_samples=num_samples, reuse_actors=self.reuse,
                 trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=f"{label}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=storage_path,
                 storage_filesystem=storage_fs,
-                callbacks=[self.callback, JsonLoggerCallback(), CurvesTBXLogger()],
+                callbacks=[self.callback, elastic, JsonLoggerCallback(), CurvesTBXLogger()],
                 verbose=0, log_to_file=True,
                 failure_config=tune.FailureConfig(max_failures=r.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),

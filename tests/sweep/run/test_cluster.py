@@ -126,24 +126,34 @@ class Cluster:
         self.address = f"127.0.0.1:{self.port}"
         self.env = node_env()
         self.nodes: list[RayNode] = []
-
-        def common() -> list[str]:  # ports Ray would otherwise take by default, per node
-            return ["--num-cpus", str(cpus), "--num-gpus", "0", "--node-ip-address", "127.0.0.1",
-                    "--temp-dir", self.temp_dir, "--dashboard-agent-listen-port",
-                    str(free_port())]
-
+        self.workers: list[RayNode] = []
+        self.work, self.cpus = work, cpus
         try:
             self.head = self._start(["--head", "--port", str(self.port), "--dashboard-host",
                                      "127.0.0.1", "--dashboard-port", str(free_port()),
-                                     "--ray-client-server-port", str(free_port()), *common()],
-                                    work / "head.log")
+                                     "--ray-client-server-port", str(free_port()),
+                                     *self._common()], work / "head.log")
             self.wait_nodes(1)
-            self.workers = [self._start(["--address", self.address, *common()],
-                                        work / f"worker{i}.log") for i in range(workers)]
+            for _ in range(workers):
+                self.add_worker(wait=False)
             self.wait_nodes(1 + workers)
         except BaseException:
             self.stop()
             raise
+
+    def _common(self) -> list[str]:  # ports Ray would otherwise take by default, per node
+        return ["--num-cpus", str(self.cpus), "--num-gpus", "0", "--node-ip-address",
+                "127.0.0.1", "--temp-dir", self.temp_dir, "--dashboard-agent-listen-port",
+                str(free_port())]
+
+    def add_worker(self, wait: bool = True) -> RayNode:
+        """One more worker node; with ``wait``, returns once the cluster lists it."""
+        node = self._start(["--address", self.address, *self._common()],
+                           self.work / f"worker{len(self.workers)}.log")
+        self.workers.append(node)
+        if wait:
+            self.wait_nodes(1 + len(self.workers))
+        return node
 
     def _start(self, args: list[str], log: Path) -> RayNode:
         node = RayNode(args, self.env, log)
