@@ -2,6 +2,7 @@
 SWEEP ?= sweep.yaml
 RESULTS ?=
 ADDRESS ?=
+NODES ?=
 KEYS ?=
 PORT ?=
 PYTHON ?= python3
@@ -11,10 +12,11 @@ CHECK_ARGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+comma := ,
 ARGS := -c $(SWEEP) $(if $(RESULTS),--results $(RESULTS),)
 
 .PHONY: setup test test-slow plan classifier grid status collect histograms curves dashboard \
-	tensorboard optuna-dashboard bench gpu-bundle gpu-check clean
+	tensorboard optuna-dashboard bench gpu-bundle gpu-check clean sbatch
 
 setup: $(STAMP)
 
@@ -58,6 +60,9 @@ tensorboard: setup
 
 optuna-dashboard: setup
 	$(BIN)/sweep optuna-dashboard $(ARGS) $(if $(PORT),--port $(PORT),)
+
+sbatch: setup
+	sbatch $(if $(NODES),--nodes=$(NODES),) --export=ALL,SWEEP=$(SWEEP)$(if $(RESULTS),$(comma)RESULTS=$(RESULTS),) examples/slurm/grid.sbatch
 
 bench: setup
 	$(BIN)/python -m bench.run -c $(SWEEP) $(if $(RESULTS),--results $(RESULTS),)

@@ -113,7 +113,10 @@ def run_sweep(config: str | Path | SweepConfig, *, results: str | Path | None = 
     finally:
         ledger.unlock()
         conn = state.conn
-        if conn is not None and conn.started_here:
+        # Stopped by a signal, on a cluster that may be going down with it (Slurm signals
+        # every process of the job): disconnect now, or Tune's exit hook would wait a minute
+        # on the dead GCS, past Slurm's KillWait (measured: the driver hung there).
+        if conn is not None and (conn.started_here or state.stopped is not None):
             import ray
             ray.shutdown()
 
