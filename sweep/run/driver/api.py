@@ -30,7 +30,7 @@ from sweep.run.records.ledger import Ledger, LedgerError, ResultsUnwritable
 # the record of the experiment, so Tune's periodic snapshot (which grows with the trials)
 # is rare; loggers are chosen explicitly (JSON for ExperimentAnalysis, TensorBoard); the
 # trials waiting for a node are bounded by the grid's elastic limit, not by Tune's cap set
-# at the start (sweep/run/elastic.py).
+# at the start (sweep/run/driver/elastic.py).
 TUNE_ENV = {"TUNE_GLOBAL_CHECKPOINT_S": "600", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
             "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "100000"}
 
