@@ -3,11 +3,9 @@ iteration) is retried by Ray Tune from its last checkpoint and ends bit-identica
 uninterrupted run; a damaged checkpoint is detected and the trial restarts from scratch."""
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 

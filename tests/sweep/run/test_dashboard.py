@@ -21,7 +21,6 @@ such a screenshot, taken once).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import re
 import subprocess
@@ -31,16 +30,12 @@ import urllib.request
 import warnings
 from pathlib import Path
 
-import pytest
 
 from sweep.config import load_config, trials
 from sweep.run.driver.cluster import ray_cli
+from browser import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS
 from sweeps import Driver, write_sweep
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 ITERATIONS = 3000          # minutes per trial on 2 CPU cores: trials run while we look
 START_TIMEOUT_S = 240      # until the dashboard's URL is printed and a trial runs
 FIND_TIMEOUT_S = 120       # until the page lists a running trial / its log shows a line
@@ -49,13 +44,7 @@ RELOAD_EVERY_S = 20        # reload the Actors page if it lists no running trial
 VIEWPORT = {"width": 1400, "height": 900}
 TOKEN_PLACEHOLDER = "Enter your authentication token"  # the dashboard's token dialog
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install -y chromium)"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="the Python package playwright is not installed"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def _wait_until(what: str, driver: Driver, timeout: float, check):

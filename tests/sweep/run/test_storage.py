@@ -3,10 +3,8 @@ server, through the same functions."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow.fs as pafs
-import pytest
 
 from sweep.run.records import storage
 

@@ -13,35 +13,23 @@ skipped without them.
 """
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import socket
 import time
 import urllib.request
-from pathlib import Path
 
 import pandas as pd
-import pytest
 
+from browser import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS
 from sweeps import Driver, sweep
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 START_TIMEOUT_S = 120      # until TensorBoard answers
 UI_TIMEOUT_MS = 60_000     # one page step
 VIEWPORT = {"width": 1900, "height": 900}
 SESSION = re.compile(r"^(ebgan|gan|ebgan_pt)-[0-9a-f]{16}$")  # a session's Trial ID
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason=f"no Chromium at {CHROMIUM} (Debian: apt-get install -y chromium)"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="the Python package playwright is not installed"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def _free_port() -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from models.pack_plan import plan_packs
 from sweep.config import load_config, trials
-from sweep.run.scheduling.units import hand_out_order, plan_units, shape_groups
+from sweep.run.scheduling.units import plan_units, shape_groups
 
 REPO = Path(__file__).resolve().parents[3]
 
