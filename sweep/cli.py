@@ -148,21 +148,8 @@ def cmd_curves(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    import ray
-
-    from sweep.run.driver.cluster import auth_token, ray_cli
-    address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
-    try:
-        ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-    except (ConnectionError, RuntimeError) as exc:
-        raise UsageError(f"no running Ray instance found ({exc}); start one with `make grid`.")
-    try:
-        url = ctx.dashboard_url or ""
-        print(f"dashboard: {'http://' + url if url and not url.startswith('http') else url}")
-        print(f"token:     {auth_token() or f'(none: run `{ray_cli()} get-auth-token`)'}")
-    finally:
-        ray.shutdown()
-    return 0
+    from sweep.run.watch.viewers import ray_dashboard
+    return ray_dashboard(args.address or os.environ.get("RAY_ADDRESS") or "auto")
 
 
 def cmd_tensorboard(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""`sweep tensorboard` and `sweep optuna-dashboard`: the experiment's viewers on 127.0.0.1.
+"""`sweep tensorboard`, `sweep optuna-dashboard`, `sweep dashboard`: where to watch an experiment.
 
 TensorBoard reads the event files Ray Tune's TensorBoard logger writes under
 ``<storage>/tune/`` (one run per trial, named by family and key) and, in its HParams
@@ -54,3 +54,21 @@ def optuna_dashboard(exp: Path, port: int) -> int:
           flush=True)
     return subprocess.call([_tool("optuna-dashboard"), "--host", "127.0.0.1", "--port",
                             str(port), str(journal)])
+
+
+def ray_dashboard(address: str) -> int:
+    """Print the running Ray instance's dashboard URL and the token it asks for."""
+    import ray
+
+    from sweep.run.driver.cluster import auth_token, ray_cli
+    try:
+        ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    except (ConnectionError, RuntimeError) as exc:
+        raise UserError(f"no running Ray instance found ({exc}); start one with `make grid`.")
+    try:
+        url = ctx.dashboard_url or ""
+        print(f"dashboard: {'http://' + url if url and not url.startswith('http') else url}")
+        print(f"token:     {auth_token() or f'(none: run `{ray_cli()} get-auth-token`)'}")
+    finally:
+        ray.shutdown()
+    return 0
