@@ -49,6 +49,11 @@ class ElasticLimit(tune.Callback):
     def slots(self) -> int:
         return self.limiter.max_concurrent
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its callbacks into tuner.pkl; the driver's hooks (a bound method of
+        # the Fitter reaches the grid's images and classifier: 28 MB there) do not travel.
+        return {**self.__dict__, "on_resize": None, "log": print}
+
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
         now = self.clock()
         if now - self.last_poll < self.poll_s:

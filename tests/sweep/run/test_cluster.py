@@ -172,12 +172,14 @@ class Cluster:
     def node_ids(self) -> dict[str, dict[str, bool]]:
         """{node id: {"alive", "head"}} of every node the cluster has known, dead ones too."""
         code = ("import json, ray; ray.init(address='auto', log_to_driver=False); "
-                "print(json.dumps({n['NodeID']: {'alive': n['Alive'], 'head': "
+                "print('NODES', json.dumps({n['NodeID']: {'alive': n['Alive'], 'head': "
                 "'node:__internal_head__' in n['Resources']} for n in ray.nodes()}))")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={**self.env, "RAY_ADDRESS": self.address}, timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        # Ray may print warnings (e.g. "raylet has lagging heartbeats") around our line.
+        line = next(x for x in out.stdout.splitlines() if x.startswith("NODES "))
+        return json.loads(line[len("NODES "):])
 
     def wait_nodes(self, n: int, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout

@@ -147,3 +147,29 @@ def test_worker_joins_and_leaves_mid_grid(small_classifier, tmp_path):
           f"{wall:.1f} s; worker listed {joined - start:.1f} s in, its first trial process "
           f"{first_trial - joined:.1f} s later; it left {left - start:.1f} s in after "
           f"{done_at_leave} trials; trials per node {dict(nodes)}")
+
+
+class Driver:
+    """Stands for the Fitter: its resize hook is a bound method that reaches the grid's data."""
+    def __init__(self) -> None:
+        self.images = bytearray(8_000_000)   # what a bound method would drag into tuner.pkl
+        self.sizes: list[int] = []
+
+    def resized(self, slots: int) -> None:
+        self.sizes.append(slots)
+
+
+def test_pickled_limit_leaves_the_drivers_hooks_behind():
+    """Tune pickles its callbacks into tuner.pkl (a full results disk showed 28 MB of it)."""
+    import pickle
+
+    grid = trials(load_config(SMOKE))
+    units = plan_units(grid, {t.key for t in grid}, seed=0)
+    driver = Driver()
+    limit = ElasticLimit(UnitSearcher(units), {"cpu": 1.0, "gpu": 0.0}, None, slots=1,
+                         on_resize=driver.resized)
+    blob = pickle.dumps(limit)
+    assert len(blob) < 1_000_000                   # without the hook: the searcher's units
+    restored = pickle.loads(blob)
+    assert restored.on_resize is None and restored.slots == 1
+    assert limit.on_resize == driver.resized       # the live one keeps its hook
