@@ -8,11 +8,12 @@ This module reads only the experiment directory's files (``trials.parquet``,
 the table alone. :func:`planned` says how many trials the plan puts in a subset, so the
 figures can report "k of N trials done".
 
-- "EBGAN" is family ``ebgan`` (never ``ebgan_pt``), "GAN" is family ``gan``
-  (``models.config.FIGURE2_GROUPS``).
-- A missing or empty table is a :class:`FiguresError`; so is a table holding neither
-  the ``ebgan`` nor the ``gan`` family. A table holding only one of the two is read, and
-  the notes say which group is missing.
+- The families compared are a :class:`~sweep.report.family_view.FamilyView`: the one
+  given, else plan.json's ``report.families`` (the sweep file's ``report:`` section),
+  else the paper's EBGAN (family ``ebgan``, never ``ebgan_pt``) and GAN (``gan``).
+- A missing or empty table is a :class:`FiguresError`; so is a table holding none of the
+  view's families, or a view naming a family neither the table nor the plan knows. A
+  table holding only some of them is read, and the notes say which are missing.
 - Columns added after the first tables (``fd``, ``order``, ``pack_id``, ``pack_size``)
   may be missing: ``fd`` is then all NaN (and a note says so), ``order`` stays absent
   (the partial-grid estimate of ``sweep/report/partial_estimate.py`` then falls back).
@@ -28,8 +29,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from models.config import FIGURE2_GROUPS
 from models.errors import UserError
+from sweep.report.family_view import FamilyView, joined
 
 REQUIRED_COLUMNS = ("family", "status", "score", "nLayerG", "nLayerD", "optimD", "optimG", "lr")
 HOW_TO_MAKE = ("run `make grid` (trains the sweep and writes the table) or `sweep collect` "
@@ -61,6 +62,7 @@ class Experiment:
     plan: dict[str, Any] | None
     classifier: dict[str, Any] | None
     notes: list[str] = field(default_factory=list)
+    view: FamilyView = field(default_factory=FamilyView)  # the families compared
 
     @property
     def reference(self) -> float | None:
@@ -111,8 +113,41 @@ def _read_json(path: Path, what: str, notes: list[str]) -> dict[str, Any] | None
     return data
 
 
-def load_experiment(exp_dir: str | Path) -> Experiment:
-    """Read ``trials.parquet``, ``plan.json`` and ``classifier.json`` of one experiment."""
+def plan_view(plan: dict[str, Any] | None, path: Path) -> FamilyView | None:
+    """The view the sweep file chose (plan.json's ``report.families``), if any."""
+    fams = ((plan or {}).get("report") or {}).get("families")
+    if not fams:
+        return None
+    return FamilyView(tuple(map(str, fams)), f"{path}: report.families")
+
+
+def _check_view(view: FamilyView, df: pd.DataFrame, plan: dict[str, Any] | None,
+                table: Path) -> list[str]:
+    """Refuse a view with no trials in the table, or naming a family nobody knows; the
+    notes for the view's families without trials."""
+    in_table = set(map(str, df["family"].unique()))
+    if not in_table & set(view.families):
+        fams = ", ".join(sorted(in_table))
+        names = [f"'{f}'" for f in view.families]
+        which = (f"neither the {names[0]} nor the {names[1]} family" if len(names) == 2 else
+                 f"none of the families {joined(names)}")
+        why = ("Figures 2-3 compare those two" if view.is_paper else
+               f"the families compared come from {view.source}")
+        raise FiguresError(f"the results table {table} holds {which} (it holds: {fams}); {why}; "
+                           "choose others with `sweep histograms --families a,b` or `report: "
+                           f"{{families: [a, b]}}` in the sweep file, or {HOW_TO_MAKE}")
+    known = in_table | set((plan or {}).get("families") or {})
+    unknown = [f for f in view.families if f not in known] if view.chosen else []
+    if unknown:
+        raise FiguresError(f"{view.source}: no family {unknown[0]!r} in the results table "
+                           f"{table} or its plan (they hold: {', '.join(sorted(known))})")
+    return [f"no {view.label(f)} trials (family '{f}') in the table: its histograms are empty"
+            for f in view.families if f not in in_table]
+
+
+def load_experiment(exp_dir: str | Path, view: FamilyView | None = None) -> Experiment:
+    """Read ``trials.parquet``, ``plan.json`` and ``classifier.json`` of one experiment;
+    ``view``: the families to compare (default: plan.json's choice, else the paper's)."""
     exp = Path(exp_dir)
     table = exp / "trials.parquet"
     if not exp.is_dir():
@@ -129,11 +164,10 @@ def load_experiment(exp_dir: str | Path) -> Experiment:
     if missing:
         raise FiguresError(f"the results table {table} lacks the column(s) {', '.join(missing)}: "
                            f"it was not written by this version; {HOW_TO_MAKE}")
-    present = [g for g, fam in FIGURE2_GROUPS.items() if (df["family"] == fam).any()]
-    if not present:
-        fams = ", ".join(sorted(map(str, df["family"].unique())))
-        raise FiguresError(f"the results table {table} holds neither the 'ebgan' nor the 'gan' "
-                           f"family (it holds: {fams}); Figures 2-3 compare those two: {HOW_TO_MAKE}")
+    plan_notes: list[str] = []
+    plan = _read_json(exp / "plan.json", "progress is reported without planned counts", plan_notes)
+    view = view or plan_view(plan, exp / "plan.json") or FamilyView()
+    view_notes = _check_view(view, df, plan, table)
 
     df = df.copy()
     df["score"] = pd.to_numeric(df["score"], errors="coerce").astype(float)
@@ -147,13 +181,10 @@ def load_experiment(exp_dir: str | Path) -> Experiment:
                      "no fig2_fd and no best-by-FD row in Figure 4")
     if "order" in df.columns:
         df["order"] = pd.to_numeric(df["order"], errors="coerce").astype(float)
-    for g, fam in FIGURE2_GROUPS.items():
-        if g not in present:
-            notes.append(f"no {g} trials (family '{fam}') in the table: its histograms are empty")
-    plan = _read_json(exp / "plan.json", "progress is reported without planned counts", notes)
+    notes += view_notes + plan_notes
     clf = _read_json(exp / "classifier.json",
                      "no real-data reference line and no fraction above half of it", notes)
-    out = Experiment(exp, df, plan, clf, notes)
+    out = Experiment(exp, df, plan, clf, notes, view)
     if clf is not None and out.reference is None:
         notes.append("classifier.json has no finite real_data_score: no reference line")
     # Scores are only comparable when one classifier made them (SPEC, "The score").

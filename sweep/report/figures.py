@@ -11,159 +11,60 @@ lower is better), FD's best trials in Figure 4, and ``fig5_curves`` (loss curves
 ``EXP/classifier.json`` and the trials' ``samples.png``/``curves.csv``; it needs neither
 Ray nor torch, so the figures rebuild without retraining.
 
-Design (``style.py``): 7 inches wide, as a paper prints a two-column figure. The GAN
-histogram is opaque light bars, the EBGAN histogram an outline drawn above them, the
-real-data reference a dashed line above both: every colour on the page is in the
-legend, which sits outside the panels, and the y axis is sized to the tallest bar.
+Families: the paper's EBGAN and GAN by default; any others, up to eight, when chosen
+(``sweep histograms --families a,b,c`` or ``report: {families: [...]}`` in the sweep
+file; ``family_view.py``), one group each in every panel, in the chosen order, the last
+one the baseline drawn as bars.
+
+Design (``style.py``): 7 inches wide, as a paper prints a two-column figure. The
+baseline's (GAN's) histogram is opaque light bars, every other family's (EBGAN's) an
+outline drawn above them (``family_hists.py``), the real-data reference a dashed line
+above both: every colour on the page is in the legend, which sits outside the panels,
+and the y axis is sized to the tallest bar.
 - Bars are percentages of *all* trials of the group in the panel (failures included),
   so a group's bars sum to 100% minus its failed share; the titles count failures.
-- Both groups, and every panel of a figure, share the same bins.
+- Every family, and every panel of a figure, share the same bins.
 - A missing or empty table raises :class:`FiguresError` (run ``make grid`` or ``sweep
-  collect``). A table with only EBGANs or only GANs is drawn anyway and the titles say
+  collect``). A table with only some of the families is drawn anyway and the titles say
   which group is missing; no ``plan.json``: no progress; no ``classifier.json``: no
   reference line; no finite ``fd``: no ``fig2_fd`` (the notes say so).
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from sweep.report.analysis.plots import fig2_ecdf, fig6_budget, fig7_importance
 from sweep.report.analysis.tables import analysis_summary, analyze
 from sweep.report.curves import fig5
 from sweep.report.experiment import NO_FD_COLUMN, Experiment, FiguresError, load_experiment
+from sweep.report.family_hists import (BARS_NOTE, METRIC, YLABEL, count_lines, fd_bins,
+                                       fit, hist, legend_handles, reference, same_trials_note,
+                                       shared_bins, vals)
+from sweep.report.family_view import FamilyView, joined
 from sweep.report.fig4_samples import config_lines, fig4, read_samples
 from sweep.report.panels import (FIG2_SUBSETS, Group, Panel, fig2_panels, fig3_panels,
-                                 fig3_settings)
-from sweep.report.style import (COLORS, GAN_FILL, REFERENCE_STYLE, STYLE, Z_BARS, Z_OUTLINE,
-                                Z_REFERENCE, add_caption, new_figure, save)
+                                 fig3_roles, fig3_settings)
+from sweep.report.style import (COLORS, REFERENCE_STYLE, STYLE, Z_REFERENCE, add_caption,
+                                new_figure, save)
 from sweep.report.summary import summarize, write_summary
 
 __all__ = ["draw_histograms", "FiguresError", "COLORS", "fig2", "fig2_fd", "fig3", "fig4",
            "fig5", "read_samples", "config_lines", "shared_bins", "fd_bins"]
 
-N_BINS = 30
-METRIC = {"score": {"xlabel": "modified inception score I (higher is better)", "short": "I"},
-          "fd": {"xlabel": "Fréchet distance FD (lower is better)", "short": "FD"}}
-YLABEL = "% of the group's models"
-BARS_NOTE = ("bars: % of all trials of the group in the panel (failed trials are counted in n, "
-             "not drawn)")
-
-
-# --- bins ------------------------------------------------------------------------------
-def _values(exp: Experiment, metric: str) -> np.ndarray:
-    t = exp.trials
-    v = t.loc[t["family"].isin(["ebgan", "gan"]) & (t["status"] == "ok"), metric].to_numpy(float)
-    return v[np.isfinite(v)]
-
-
-def shared_bins(exp: Experiment, n_bins: int = N_BINS) -> np.ndarray:
-    """Bin edges of I covering every scored EBGAN and GAN trial and the reference score."""
-    s = _values(exp, "score")
-    lo = min(0.0, float(s.min())) if len(s) else 0.0
-    hi = float(s.max()) if len(s) else math.log(10)  # ln 10: the most I can be
-    if exp.reference is not None:
-        hi = max(hi, exp.reference)
-    if hi <= lo:
-        hi = lo + 1.0
-    return np.linspace(lo, hi * 1.02 if hi > 0 else hi + 0.05, n_bins + 1)
-
-
-def fd_reference(exp: Experiment) -> float | None:
-    """FD of real training digits to the test set (the classifier's "real train digits"
-    probe): the floor a perfect generator reaches."""
-    p = exp.probe("real train digits")
-    v = p.get("fd") if p else None
-    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
-
-
-def fd_bins(exp: Experiment, n_bins: int = N_BINS) -> tuple[np.ndarray, bool]:
-    """(bin edges, log scale?) of FD over the scored trials: logarithmic when they span
-    over 1.5 decades. The axis is sized to the trials; a reference far below them is
-    named in the caption instead of stretching the axis."""
-    v = _values(exp, "fd")
-    lo, hi = (float(v.min()), float(v.max())) if len(v) else (0.0, 1.0)
-    if lo > 0 and hi / lo > 10 ** 1.5:
-        return np.geomspace(lo / 1.05, hi * 1.05, n_bins + 1), True
-    lo = min(0.0, lo)
-    return np.linspace(lo, hi * 1.02 if hi > lo else lo + 1.0, n_bins + 1), False
-
-
-# --- one histogram ---------------------------------------------------------------------
-def _hist(ax, g: Group, values: np.ndarray, bins: np.ndarray) -> float:
-    """GAN: opaque bars; EBGAN: an outline above them. Heights in % of the group's n."""
-    if g.n == 0 or len(values) == 0:
-        return 0.0
-    w = np.full(len(values), 100.0 / g.n)
-    heights, _ = np.histogram(values, bins=bins, weights=w)
-    if g.label == "GAN":
-        ax.hist(values, bins=bins, weights=w, histtype="stepfilled", facecolor=GAN_FILL,
-                edgecolor=COLORS["GAN"], linewidth=0.7, zorder=Z_BARS)
-    else:
-        ax.hist(values, bins=bins, weights=w, histtype="step", color=COLORS[g.label],
-                linewidth=1.3, zorder=Z_OUTLINE)
-    return float(heights.max())
-
-
-def _vals(g: Group, metric: str) -> np.ndarray:
-    return g.scores if metric == "score" else g.fds
-
-
-def legend_handles(ebgan_label: str = "EBGAN", reference: tuple[str, float] | None = None
-                   ) -> list[Any]:
-    """The legend of Figures 2-3: every colour on the page, and the reference line."""
-    handles = [Patch(facecolor=GAN_FILL, edgecolor=COLORS["GAN"], linewidth=0.7, label="GAN"),
-               Line2D([], [], color=COLORS["EBGAN"], linewidth=1.3, label=ebgan_label)]
-    if reference is not None:
-        handles.append(Line2D([], [], label=f"{reference[0]} {reference[1]:.2f}",
-                              **REFERENCE_STYLE))
-    return handles
-
-
-def _reference(exp: Experiment, metric: str) -> tuple[str, float] | None:
-    if metric == "score":
-        return None if exp.reference is None else ("real test digits, I =", exp.reference)
-    ref = fd_reference(exp)
-    return None if ref is None else ("real training digits, FD =", ref)
-
-
-def _count_lines(p: Panel, metric: str) -> list[str]:
-    """'n = 512 EBGAN, 6,144 GAN' and, when some are not drawn, how many."""
-    gs = list(p.groups.values())
-    lines = ["n = " + ", ".join(f"{g.n:,} {g.label}" for g in gs)]
-    gone = [(g.n - len(_vals(g, metric)), g.label) for g in gs]
-    if any(k for k, _ in gone):
-        why = "failed/unscored" if metric == "score" else "failed/no FD"
-        lines.append(f"{why}: " + ", ".join(f"{k:,} {lab}" for k, lab in gone))
-    return lines
-
-
-def same_trials_note(panels: list[Panel]) -> str | None:
-    """Which Figure 2 panels hold the same trials (a grid with no nLayer 5, or none > 3)."""
-    ids = [frozenset().union(*(set(g.trials.index) for g in p.groups.values())) for p in panels]
-    if len(ids) == 3 and ids[0] == ids[1] == ids[2]:
-        return "panels (a)-(c) hold the same trials: the grid has no nLayerG or nLayerD above 3"
-    if ids[0] == ids[1]:
-        return "panels (a) and (b) hold the same trials: the grid has no nLayerG or nLayerD of 5"
-    if ids[1] == ids[2]:
-        return "panels (b) and (c) hold the same trials: the grid has no nLayerG or nLayerD of 4"
-    return None
-
 
 # --- Figure 2 --------------------------------------------------------------------------
 def fig2(exp: Experiment, bins: np.ndarray | None = None, metric: str = "score",
          log: bool = False) -> Figure:
-    """Figure 2: (a) all, (b) nLayerG, nLayerD <= 4, (c) <= 3: EBGAN vs GAN side by side,
-    of I (the paper's) or of FD (``metric="fd"``, our companion)."""
+    """Figure 2: (a) all, (b) nLayerG, nLayerD <= 4, (c) <= 3: the compared families
+    (the paper's EBGAN vs GAN) side by side, of I (the paper's) or of FD
+    (``metric="fd"``, our companion)."""
     bins = shared_bins(exp) if bins is None else bins
     panels = fig2_panels(exp)
-    ref = _reference(exp, metric)
+    ref = reference(exp, metric)
     extra = [x for x in (same_trials_note(panels), BARS_NOTE) if x]
     if ref is not None and not bins[0] <= ref[1] <= bins[-1]:
         extra.insert(0, f"{ref[0]} {ref[1]:.2f}, off the axis")
@@ -171,13 +72,14 @@ def fig2(exp: Experiment, bins: np.ndarray | None = None, metric: str = "score",
     fig = new_figure(3.1)
     axes = fig.subplots(1, len(panels), sharex=True)
     for ax, p in zip(axes, panels):
-        top = max(_hist(ax, g, _vals(g, metric), bins) for g in p.groups.values())
+        top = max(hist(ax, g, vals(g, metric), bins, exp.view) for g in p.groups.values())
         if ref is not None:
             ax.axvline(ref[1], zorder=Z_REFERENCE, **REFERENCE_STYLE)
         gone = [k for k, g in p.groups.items() if g.family_done == 0]
-        lines = [f"({p.key}) {p.title}", *_count_lines(p, metric),
-                 *[x for x in (p.progress(), f"no {' or '.join(gone)} trials" if gone else "")
-                   if x]]
+        width = fig.get_figwidth() / len(panels)
+        missing = fit([f"no {' or '.join(gone)} trials"], width) if gone else []
+        lines = [f"({p.key}) {p.title}", *fit(count_lines(p, metric), width),
+                 *[x for x in (p.progress(),) if x], *missing]
         ax.set_title("\n".join(lines))
         if log:
             ax.set_xscale("log")
@@ -185,9 +87,9 @@ def fig2(exp: Experiment, bins: np.ndarray | None = None, metric: str = "score",
         ax.set_ylim(0, (top if top > 0 else 10.0) * 1.06)
     axes[0].set_ylabel(YLABEL)
     axes[len(axes) // 2].set_xlabel(METRIC[metric]["xlabel"] + (", log scale" if log else ""))
-    a = panels[0]
-    add_caption(fig, exp, f"n = {a.groups['EBGAN'].n:,} EBGAN and {a.groups['GAN'].n:,} GAN "
-                f"trials", extra=extra, handles=legend_handles(reference=ref))
+    counts = joined([f"{g.n:,} {g.label}" for g in panels[0].groups.values()])
+    add_caption(fig, exp, f"n = {counts} trials", families=exp.view.families, extra=extra,
+                handles=legend_handles(exp.view, reference=ref))
     return fig
 
 
@@ -198,31 +100,47 @@ def fig2_fd(exp: Experiment) -> Figure:
 
 
 # --- Figure 3 --------------------------------------------------------------------------
+def _fig3_title(p: Panel, split: list[Group], width_in: float) -> str:
+    """'D adam / G sgd, lr 0.001' and the n of the split families in this setting."""
+    d, g, lr = p.setting["optimD"], p.setting["optimG"], p.setting["lr"]  # type: ignore[index]
+    n, failed = sum(x.n for x in split), sum(x.n - x.counts()["n_ok"] for x in split)
+    if len(split) == 1:  # the paper's: GANs split, EBGANs the reference
+        second = (p.progress() or f"n={n:,}") if n else \
+            f"no {split[0].label} trials with this setting"
+        return f"D {d} / G {g}, lr {lr:g}\n{second}" + (f", {failed:,} failed" if failed else "")
+    if not n:
+        second = "no trials with this setting"
+    elif len({x.n for x in split}) == 1:
+        second = p.progress() or f"n={split[0].n:,} of each family"
+    else:
+        second = p.progress() or "n = " + ", ".join(f"{x.n:,} {x.label}" for x in split)
+    if failed:
+        second += f", {failed:,} failed"
+    return "\n".join(fit([f"D {d} / G {g}, lr {lr:g}", second], width_in))
+
+
 def fig3(exp: Experiment, bins: np.ndarray | None = None) -> Figure:
-    """Figure 3: GANs split by optimization setting, rows = lr (largest first), columns =
-    optimD/optimG; all EBGANs as the reference outline above the GAN bars in every panel."""
+    """Figure 3: the compared families split by optimization setting, rows = lr (largest
+    first), columns = optimD/optimG; a family with one setting only (the paper's EBGANs)
+    is drawn whole in every panel as the reference outline."""
     bins = shared_bins(exp) if bins is None else bins
+    view = exp.view
     panels = fig3_panels(exp)
+    split, refs = fig3_roles(exp)
+    whole = fig2_panels(exp)[0].groups  # every trial of each family, by label
     lrs, combos = fig3_settings(exp)
     nrow, ncol = max(len(lrs), 1), max(len(combos), 1)
     fig = new_figure(1.6 * nrow + 1.4)
     axes = np.atleast_2d(fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False))
-    ebgan = panels[0].groups["EBGAN"] if panels else fig2_panels(exp)[0].groups["EBGAN"]
     top = 0.0
     for ax, p in zip(axes.flat, panels):
-        top = max(top, _hist(ax, p.groups["GAN"], p.groups["GAN"].scores, bins),
-                  _hist(ax, ebgan, ebgan.scores, bins))
-        d, g, lr = p.setting["optimD"], p.setting["optimG"], p.setting["lr"]  # type: ignore[index]
-        gan = p.groups["GAN"]
-        c = gan.counts()
-        failed = c["n_diverged"] + c["n_error"]
-        second = (p.progress() or f"n={gan.n:,}") if gan.n else "no GAN trials with this setting"
-        if failed:
-            second += f", {failed:,} failed"
-        ax.set_title(f"D {d} / G {g}, lr {lr:g}\n{second}")
+        top = max(top, *(hist(ax, g, g.scores, bins, view) for g in p.groups.values()))
+        ax.set_title(_fig3_title(p, [p.groups[view.label(f)] for f in split],
+                                 fig.get_figwidth() / ncol))
     if not panels:
-        top = _hist(axes.flat[0], ebgan, ebgan.scores, bins)
-        axes.flat[0].set_title("no GAN trials in the table")
+        top = max([0.0] + [hist(axes.flat[0], whole[view.label(f)],
+                                 whole[view.label(f)].scores, bins, view) for f in refs])
+        axes.flat[0].set_title(f"no {joined([view.label(f) for f in split])} trials in the table")
     for ax in axes.flat[len(panels) or 1:]:
         ax.set_axis_off()
     for ax in axes.flat:
@@ -234,18 +152,25 @@ def fig3(exp: Experiment, bins: np.ndarray | None = None) -> Figure:
         ax.set_xlabel("I (higher is better)")
     for ax in axes[:, 0]:
         ax.set_ylabel("% of models")
-    eb = f"all EBGANs, n = {ebgan.n:,}" if ebgan.family_done else "EBGAN (no trials)"
-    fails = ebgan.n - len(ebgan.scores)
-    add_caption(fig, exp, f"GANs of each optimization setting (n in each title) vs all "
-                f"{ebgan.n:,} EBGANs" + (f" ({fails:,} failed)" if fails else ""),
+    names, vs = {}, []
+    for f in refs:
+        g = whole[view.label(f)]
+        names[f] = f"all {g.label}s, n = {g.n:,}" if g.family_done else f"{g.label} (no trials)"
+        fails = g.n - len(g.scores)
+        vs.append(f"all {g.n:,} {g.label}s" + (f" ({fails:,} failed)" if fails else ""))
+    what = f"{view.label(split[0])}s" if len(split) == 1 else \
+        joined([view.label(f) for f in split])
+    add_caption(fig, exp, f"{what} of each optimization setting (n in each title)"
+                + (f" vs {joined(vs)}" if vs else ""), families=view.families,
                 extra=["I: the paper's modified inception score", BARS_NOTE],
-                handles=legend_handles(eb, _reference(exp, "score")))
+                handles=legend_handles(view, names, reference(exp, "score")))
     return fig
 
 
 # --- entry point -----------------------------------------------------------------------
 def draw_histograms(exp_dir: str | Path, *, out_dir: str | Path | None = None,
-                    n_resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+                    n_resamples: int = 2000, seed: int = 0,
+                    view: FamilyView | None = None) -> dict[str, Any]:
     """Draw Figures 2-5 and write summary.md/.json for the experiment ``exp_dir``.
 
     Writes into ``out_dir`` (default ``exp_dir/figures``), each figure as PNG (300 dpi,
@@ -254,11 +179,13 @@ def draw_histograms(exp_dir: str | Path, *, out_dir: str | Path | None = None,
     with their CSVs (``tables.py``), and summary.md, summary.json. Returns
     ``{"files": {name: Path}, "summary": dict, "notes": [str]}``. Raises
     :class:`FiguresError` when the table is missing, empty, lacks a required column, or
-    holds neither EBGANs nor GANs. ``n_resamples`` and ``seed`` set the bootstraps.
+    holds none of the compared families. ``n_resamples`` and ``seed`` set the bootstraps;
+    ``view`` the families compared (default: the sweep file's ``report.families`` as
+    plan.json recorded it, else the paper's EBGAN and GAN).
     """
     import matplotlib
 
-    exp = load_experiment(exp_dir)
+    exp = load_experiment(exp_dir, view)
     out = Path(out_dir) if out_dir is not None else exp.path / "figures"
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(exp, n_resamples=n_resamples, seed=seed)

@@ -146,6 +146,86 @@ def _best(s: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _view(s: dict[str, Any]) -> dict[str, Any]:
+    """summary.json's view (the paper's EBGAN, GAN when an older summary has none)."""
+    return s.get("view") or {"families": ["ebgan", "gan"], "baseline": "gan",
+                             "labels": {"ebgan": "EBGAN", "gan": "GAN"},
+                             "fig3_split": ["gan"], "fig3_reference": ["ebgan"]}
+
+
+def _first(s: dict[str, Any]) -> str:
+    v = _view(s)
+    return v["labels"][v["families"][0]] if len(v["families"]) == 2 else "the family a"
+
+
+def _pair_text(s: dict[str, Any]) -> str:
+    """'EBGAN − GAN' for two families, 'a − b' (a column names the pair) for more."""
+    v = _view(s)
+    if len(v["families"]) == 2:
+        return " − ".join(v["labels"][f] for f in v["families"])
+    return "a − b"
+
+
+def _titles(s: dict[str, Any], split: list[str], refs: list[str]) -> dict[str, str]:
+    labels = _view(s)["labels"]
+    names = [labels[f] for f in _view(s)["families"]]
+    parts = [f"{labels[f]}s" for f in split]
+    vs = f" vs all {' and '.join(labels[f] + 's' for f in refs)}" if refs else ""
+    return {"fig2": "Figure 2: " + " vs ".join(names),
+            "fig3": f"Figure 3: {', '.join(parts)} by optimization setting (optimD/optimG, lr)"
+                    + vs}
+
+
+def _fig3_roles(s: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(labels split by setting, labels of the reference groups, the same in every panel)."""
+    v = _view(s)
+    split, refs = v.get("fig3_split", ["gan"]), v.get("fig3_reference", ["ebgan"])
+    return [v["labels"][f] for f in split], [v["labels"][f] for f in refs]
+
+
+def _panel_tables(s: dict[str, Any], fd: bool) -> list[str]:
+    """Figures 2 and 3: a row per family and panel, then each family against the baseline."""
+    lines: list[str] = []
+    v = _view(s)
+    multi = len(v["families"]) > 2
+    pair = _pair_text(s)
+    head = ["| panel | group | n | ok | diverged | error | median I | IQR (25–75%) | > ½ real |"
+            + (" median FD | FD IQR |" if fd else ""),
+            "|---|---|---:|---:|---:|---:|---:|---|---:|" + ("---:|---|" if fd else "")]
+    comp_head = ["| panel |" + (" a − b |" if multi else "") + f" median I {pair} | 95% CI | "
+                 "KS D | KS p |" + (f" median FD {pair} | 95% CI | KS D | KS p |" if fd else ""),
+                 "|---|" + ("---|" if multi else "") + "---:|---|---:|---:|"
+                 + ("---:|---|---:|---:|" if fd else "")]
+    split, refs = _fig3_roles(s)
+    labels = {f: v["labels"][f] for f in v["families"]}
+    by_label = {lab: f for f, lab in labels.items()}
+    titles = _titles(s, [by_label[x] for x in split], [by_label[x] for x in refs])
+    for fig in ("fig2", "fig3"):
+        lines += ["", f"## {titles[fig]}", "", *head]
+        for p in s[fig]:
+            label = f"({p['panel']}) {p['subset']}" if fig == "fig2" else p["subset"]
+            for gname in p["groups"]:
+                if fig == "fig3" and gname in refs:
+                    if p is s[fig][0]:  # the same reference group in every Figure 3 panel
+                        lines.append(_group_row(f"all (reference) | {gname}",
+                                                p["groups"][gname], fd))
+                    continue
+                lines.append(_group_row(f"{label} | {gname}", p["groups"][gname], fd))
+        lines += ["", *comp_head]
+        for p in s[fig]:
+            label = f"({p['panel']}) {p['subset']}" if fig == "fig2" else p["subset"]
+            for c in p.get("comparisons") or [{"score": p["comparison"],
+                                                "fd": p.get("comparison_fd"), "pair": pair}]:
+                cells = _comparison_cells(c["score"])
+                if fd:
+                    cells += " | " + _comparison_cells(c.get("fd"), "+.2f")
+                lines.append(f"| {label} |" + (f" {c['pair']} |" if multi else "")
+                             + f" {cells} |")
+        if not s[fig]:
+            lines.append(f"| (no panels: no {labels[v['baseline']]} trials) | – | – | – | – |")
+    return lines
+
+
 def render_markdown(s: dict[str, Any]) -> str:
     """summary.md: readable tables of the numbers in summary.json."""
     fd = bool(s.get("has_fd"))
@@ -156,35 +236,10 @@ def render_markdown(s: dict[str, Any]) -> str:
         planned_txt = "?" if p["planned"] is None else f"{p['planned']:,}"
         lines.append(f"| {fam} | {p['done']:,} | {planned_txt} | {p['n_ok']:,} | "
                      f"{p['n_diverged']:,} | {p['n_error']:,} |")
-    head = ["| panel | group | n | ok | diverged | error | median I | IQR (25–75%) | > ½ real |"
-            + (" median FD | FD IQR |" if fd else ""),
-            "|---|---|---:|---:|---:|---:|---:|---|---:|" + ("---:|---|" if fd else "")]
-    comp_head = ["| panel | median I EBGAN − GAN | 95% CI | KS D | KS p |"
-                 + (" median FD EBGAN − GAN | 95% CI | KS D | KS p |" if fd else ""),
-                 "|---|---:|---|---:|---:|" + ("---:|---|---:|---:|" if fd else "")]
-    for fig, name in (("fig2", "Figure 2: EBGAN vs GAN"),
-                      ("fig3", "Figure 3: GANs by optimization setting (optimD/optimG, lr) "
-                               "vs all EBGANs")):
-        lines += ["", f"## {name}", "", *head]
-        for p in s[fig]:
-            label = f"({p['panel']}) {p['subset']}" if fig == "fig2" else p["subset"]
-            for gname in ("EBGAN", "GAN"):
-                if fig == "fig3" and gname == "EBGAN":
-                    if p is s[fig][0]:  # the same reference group in every Figure 3 panel
-                        lines.append(_group_row("all (reference) | EBGAN", p["groups"][gname], fd))
-                    continue
-                lines.append(_group_row(f"{label} | {gname}", p["groups"][gname], fd))
-        lines += ["", *comp_head]
-        for p in s[fig]:
-            label = f"({p['panel']}) {p['subset']}" if fig == "fig2" else p["subset"]
-            cells = _comparison_cells(p["comparison"])
-            if fd:
-                cells += " | " + _comparison_cells(p.get("comparison_fd"), "+.2f")
-            lines.append(f"| {label} | {cells} |")
-        if not s[fig]:
-            lines.append("| (no panels: no GAN trials) | – | – | – | – |")
+    lines += _panel_tables(s, fd)
     if fd:
-        lines += ["", "FD: lower is better, so a negative EBGAN − GAN difference favours EBGAN."]
+        lines += ["", f"FD: lower is better, so a negative {_pair_text(s)} difference favours "
+                  f"{_first(s)}."]
     lines += render_analysis(s)
     lines += _best(s)
     if s["notes"]:

@@ -1,9 +1,13 @@
-"""The subsets Figures 2-4 draw: panels of EBGAN and GAN trials, and the best trials.
+"""The subsets Figures 2-4 draw: panels of the compared families' trials, and the best trials.
 
 Zhao, Mathieu & LeCun, "Energy-based Generative Adversarial Networks", ICLR 2017,
 section 4.1: Figure 2 (all models, then nLayerG, nLayerD <= 4 and <= 3), Figure 3 (the
 GANs by optimization setting, all EBGANs as reference), Figure 4 (the best GAN, EBGAN
-and EBGAN-PT).
+and EBGAN-PT). The families are those of the experiment's view (``family_view.py``: the
+paper's EBGAN and GAN unless another is chosen), one group each, in the view's order. In
+Figure 3 a family is split by optimization setting when it is the view's baseline or has
+more than one setting; a family with one setting only (the paper's EBGANs) is drawn
+whole in every panel, as the reference.
 
 ``figures.py`` draws what :func:`fig2_panels` and :func:`fig3_panels` return and
 ``summary.py`` computes its statistics on the same panels, so the pictures and the
@@ -20,14 +24,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from models.config import FIGURE2_GROUPS, TABLE1_AXES
+from models.config import TABLE1_AXES
 from sweep.report.experiment import Experiment, Filter, planned
 
 
 # --- Figures 2-3: the panels ----------------------------------------------------------
 @dataclass
 class Group:
-    """One group (EBGAN or GAN) inside one panel."""
+    """One family's trials inside one panel."""
     label: str
     family: str
     trials: pd.DataFrame          # every trial of the group in the panel (ok and failed)
@@ -81,11 +85,11 @@ class Panel:
     filt: Filter
     groups: dict[str, Group]
     setting: dict[str, Any] | None = None  # fig3: optimD, optimG, lr
-    counted: tuple[str, ...] = ("EBGAN", "GAN")  # groups whose progress the title reports
+    counted: tuple[str, ...] = ()  # groups whose progress the title reports (): all
 
     def progress(self) -> str | None:
         """'1,234 of 6,656 trials done' when the plan says more are coming, else None."""
-        groups = [self.groups[k] for k in self.counted]
+        groups = [self.groups[k] for k in self.counted or tuple(self.groups)]
         done = sum(g.n for g in groups)
         plans = [g.planned for g in groups]
         if any(p is None for p in plans):
@@ -110,12 +114,11 @@ def _mask(df: pd.DataFrame, filt: Filter) -> np.ndarray:
     return mask
 
 
-def _group(exp: Experiment, label: str, filt: Filter) -> Group:
-    fam = FIGURE2_GROUPS[label]
+def _group(exp: Experiment, fam: str, filt: Filter) -> Group:
     fam_trials = exp.trials[exp.trials["family"] == fam]
     n_planned, exact = planned(exp.plan, fam, filt)
-    return Group(label, fam, fam_trials[_mask(fam_trials, filt)], n_planned, exact,
-                 len(fam_trials))
+    return Group(exp.view.label(fam), fam, fam_trials[_mask(fam_trials, filt)], n_planned,
+                 exact, len(fam_trials))
 
 
 def _at_most(k: int) -> Callable[[Any], bool]:
@@ -136,32 +139,52 @@ FIG2_SUBSETS: list[tuple[str, str, Filter]] = [
 
 
 def fig2_panels(exp: Experiment) -> list[Panel]:
-    """Figure 2: (a) all EBGANs vs all GANs, (b) both with nLayerG, nLayerD <= 4, (c) <= 3."""
-    return [Panel("fig2", key, title, filt, {g: _group(exp, g, filt) for g in FIGURE2_GROUPS})
+    """Figure 2: (a) all trials of each family, (b) those with nLayerG, nLayerD <= 4, (c) <= 3."""
+    return [Panel("fig2", key, title, filt, {exp.view.label(f): _group(exp, f, filt)
+                                             for f in exp.view.families})
             for key, title, filt in FIG2_SUBSETS]
 
 
+SETTING = ("optimD", "optimG", "lr")  # what Figure 3 splits by
+
+
+def fig3_roles(exp: Experiment) -> tuple[list[str], list[str]]:
+    """(families split by optimization setting, reference families drawn whole): the
+    baseline and every family with several settings are split, in the view's order."""
+    split, ref = [], []
+    for f in exp.view.families:
+        t = exp.trials[exp.trials["family"] == f]
+        several = len(t[list(SETTING)].drop_duplicates()) > 1
+        (split if f == exp.view.baseline or several else ref).append(f)
+    return split, ref
+
+
 def fig3_settings(exp: Experiment) -> tuple[list[float], list[tuple[str, str]]]:
-    """The GAN optimization settings present: lr values (largest first), (optimD, optimG)."""
-    gan = exp.trials[exp.trials["family"] == FIGURE2_GROUPS["GAN"]]
-    lrs = sorted({float(v) for v in gan["lr"]}, reverse=True)
-    combos = sorted({(str(d), str(g)) for d, g in zip(gan["optimD"], gan["optimG"])})
+    """The optimization settings of the split families: lr values (largest first),
+    (optimD, optimG) pairs."""
+    split, _ = fig3_roles(exp)
+    t = exp.trials[exp.trials["family"].isin(split)]
+    lrs = sorted({float(v) for v in t["lr"]}, reverse=True)
+    combos = sorted({(str(d), str(g)) for d, g in zip(t["optimD"], t["optimG"])})
     return lrs, combos
 
 
 def fig3_panels(exp: Experiment) -> list[Panel]:
-    """Figure 3: one panel per GAN optimization setting (optimD x optimG x lr) present in
-    the table, row-major over (lr, largest first) x (optimD/optimG); the EBGAN group of
-    every panel is all EBGANs (the paper's reference), unfiltered."""
+    """Figure 3: one panel per optimization setting (optimD x optimG x lr) of the split
+    families present in the table, row-major over (lr, largest first) x (optimD/optimG);
+    a reference family (the paper's EBGANs) is the same unfiltered group in every panel."""
     lrs, combos = fig3_settings(exp)
-    ebgan = _group(exp, "EBGAN", {})
+    split, ref = fig3_roles(exp)
+    whole = {f: _group(exp, f, {}) for f in ref}
     panels = []
     for lr in lrs:
         for d, g in combos:
             filt = {"optimD": _equals(d), "optimG": _equals(g), "lr": _equals(lr)}
+            groups = {exp.view.label(f): whole[f] if f in whole else _group(exp, f, filt)
+                      for f in exp.view.families}
             panels.append(Panel("fig3", f"{d}/{g} lr={lr:g}", f"{d}/{g}, lr {lr:g}", filt,
-                                {"EBGAN": ebgan, "GAN": _group(exp, "GAN", filt)},
-                                setting={"optimD": d, "optimG": g, "lr": lr}, counted=("GAN",)))
+                                groups, setting={"optimD": d, "optimG": g, "lr": lr},
+                                counted=tuple(exp.view.label(f) for f in split)))
     return panels
 
 

@@ -19,9 +19,9 @@ from matplotlib.figure import Figure
 
 from sweep.report.captions import caption
 from sweep.report.experiment import Experiment
+from sweep.report.family_view import COLORS, tint
 
-COLORS = {"EBGAN": "#0072B2", "GAN": "#E69F00", "EBGAN-PT": "#009E73"}
-GAN_FILL = "#F5D999"   # opaque light tint of the GAN orange: the bars under the EBGAN outline
+GAN_FILL = tint(COLORS["GAN"])  # #F5D999, opaque light GAN orange: the bars under the EBGAN outline
 REFERENCE_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.0}
 PAPER_WIDTH = 7.0      # inches: a figure spanning both columns of a two-column paper
 DPI = 300              # print resolution of the PNGs
@@ -56,12 +56,27 @@ def add_caption(fig: Figure, exp: Experiment, counts: str,
     warn = wrap(warn + ".", width - 0.2, STYLE["figure.titlesize"]) if warn else None
     bold = {"weight": "bold", "size": STYLE["figure.titlesize"]}
     if handles:
-        fig.legend(handles=handles, loc="outside upper center", ncol=len(handles),
+        fig.legend(handles=handles, loc="outside upper center",
+                   ncol=legend_columns([h.get_label() for h in handles], width),
                    title=warn, title_fontproperties=bold)
     elif warn:
         fig.suptitle(warn, fontweight="bold", fontsize=STYLE["figure.titlesize"])
     fig.supxlabel(wrap(text, width - 0.2), x=0.0, ha="left", ma="left", fontsize=CAPTION_SIZE)
     return text
+
+
+def legend_columns(labels: list[str], width_in: float,
+                   size: float = STYLE["legend.fontsize"]) -> int:
+    """As many legend columns as fit the width: one row when the labels are short (every
+    figure of the paper's two families), more rows for many families or long labels.
+    Each entry: its text (about 0.5 em per character) plus 4 em of handle and padding."""
+    for ncol in range(len(labels), 1, -1):
+        per = -(-len(labels) // ncol)  # matplotlib fills column by column
+        cols = [labels[i * per:(i + 1) * per] for i in range(ncol)]
+        need = sum(max((len(t) for t in c), default=0) * 0.5 * size + 4 * size for c in cols)
+        if need / 72 <= width_in:
+            return ncol
+    return 1
 
 
 def save(fig: Figure, out_dir: Path, stem: str, exts: Iterable[str] = ("png", "pdf")

@@ -8,19 +8,23 @@ scores" (EBGANs are more reliably trained).
 The numbers live here (``summary.md``/``.json``): per-group statistics of I and of the
 Frechet distance FD (lower is better), the EBGAN - GAN comparison, the classifier's
 probes, the estimate of the full grid while it is incomplete (``partial_estimate.py``) and
-one sentence on the claim. The table is read by ``experiment.py`` and cut into the figures'
+one sentence on the claim. Another view of families (``family_view.py``: e.g. the six
+losses of ``examples/losses.yaml``) gets a row per family and each family compared with
+the view's baseline (its last family) the same way; the claim is then checked only when
+the view compares ebgan with gan as baseline. The table is read by ``experiment.py`` and cut into the figures'
 subsets by ``panels.py``; ``markdown.py`` renders summary.md. Never imports Ray or torch.
 
 Conventions (the same in the figures and in the summary):
-- "EBGAN" is family ``ebgan`` (never ``ebgan_pt``), "GAN" is family ``gan``.
+- "EBGAN" is family ``ebgan`` (never ``ebgan_pt``), "GAN" is family ``gan``; the
+  default view compares these two.
 - n = every trial in the table for that group (finished or failed). A trial is *scored*
   when its status is ``ok`` and its score is finite; only scored trials enter the
   histograms, the medians and the KS test (for FD: status ``ok`` and a finite ``fd``). Failures (``diverged``, ``error``; any other
   status counts as ``error``) stay in n, and count as "not above" in the fraction of
   trials above half the real-data score.
-- A missing or empty table is a ``sweep.report.experiment.FiguresError``; so is a table holding neither
-  the ``ebgan`` nor the ``gan`` family. A table holding only one of the two draws what
-  it can and says in the notes (and the titles) which group is missing.
+- A missing or empty table is a ``sweep.report.experiment.FiguresError``; so is a table holding
+  none of the view's families. A table holding only some of them draws what it can and
+  says in the notes (and the titles) which group is missing.
 """
 from __future__ import annotations
 
@@ -32,14 +36,17 @@ import numpy as np
 from scipy import stats
 
 from sweep.report.experiment import Experiment, classifier_sha, family_progress
+from sweep.report.family_view import PAPER_VIEW, FamilyView
 from sweep.report.markdown import fmt_p, render_markdown
-from sweep.report.panels import Group, Panel, best_trials, fig2_panels, fig3_panels, plain
+from sweep.report.panels import (Group, Panel, best_trials, fig2_panels, fig3_panels,
+                                 fig3_roles, plain)
 from sweep.report.partial_estimate import DIFF, estimate_full_grid
 
 __all__ = ["summarize", "write_summary", "render_markdown", "compare", "group_stats",
            "claim_sentence", "CLAIM"]
 
 CLAIM = "EBGAN scores are more concentrated at high I than GAN scores"
+PAPER_PAIR = PAPER_VIEW  # (ebgan, gan): the claim's comparison
 
 
 # --- statistics -----------------------------------------------------------------------
@@ -99,7 +106,13 @@ def compare(ebgan: np.ndarray, gan: np.ndarray, *, n_resamples: int = 2000,
 
 def claim_sentence(panel: dict[str, Any]) -> str:
     """One neutral sentence on the paper's claim from the Figure 2(a) numbers."""
-    e, g, c = panel["groups"]["EBGAN"], panel["groups"]["GAN"], panel["comparison"]
+    x = next((x for x in panel.get("comparisons", ())
+              if (x["family_a"], x["family_b"]) == PAPER_PAIR), None)
+    if x is None:
+        return (f"The paper's claim ({CLAIM}) is not checked here: this report compares "
+                f"{', '.join(panel['groups'])}, not EBGAN against a GAN baseline (the default "
+                "view: ebgan, gan).")
+    e, g, c = panel["groups"][x["label_a"]], panel["groups"][x["label_b"]], x["score"]
     if e["median"] is None or g["median"] is None:
         return (f"The paper's claim ({CLAIM}) cannot be checked yet: "
                 f"{'EBGAN' if e['median'] is None else 'GAN'} has no scored trial.")
@@ -153,16 +166,26 @@ def partial_sentence(est: dict[str, Any]) -> str | None:
     return text + "."
 
 
-def _panel_record(p: Panel, reference: float | None, n_resamples: int, seed: int,
-                  with_fd: bool) -> dict:
+def _panel_record(p: Panel, view: FamilyView, reference: float | None, n_resamples: int,
+                  seed: int, with_fd: bool) -> dict:
+    """A panel's group statistics and each family against the view's baseline (the
+    paper's EBGAN − GAN): ``comparisons``, one per pair; ``comparison`` and
+    ``comparison_fd`` the first pair's (None when the view holds one family)."""
     groups = {k: group_stats(g, reference) for k, g in p.groups.items()}
+    pairs = []
+    for fa, fb in view.pairs():
+        a, b = p.groups[view.label(fa)], p.groups[view.label(fb)]
+        pairs.append({"family_a": fa, "family_b": fb, "label_a": a.label, "label_b": b.label,
+                      "pair": f"{a.label} − {b.label}",
+                      "score": compare(a.scores, b.scores, n_resamples=n_resamples, seed=seed),
+                      # FD: lower is better, so a negative difference favours family a
+                      "fd": compare(a.fds, b.fds, n_resamples=n_resamples, seed=seed)
+                      if with_fd else None})
     rec: dict[str, Any] = {"figure": p.figure, "panel": p.key, "subset": p.title,
                            "progress": p.progress(), "groups": groups,
-                           "comparison": compare(p.groups["EBGAN"].scores, p.groups["GAN"].scores,
-                                                 n_resamples=n_resamples, seed=seed)}
-    # FD: the same comparison; lower is better, so a negative difference favours EBGAN
-    rec["comparison_fd"] = compare(p.groups["EBGAN"].fds, p.groups["GAN"].fds,
-                                   n_resamples=n_resamples, seed=seed) if with_fd else None
+                           "comparison": pairs[0]["score"] if pairs else None,
+                           "comparison_fd": pairs[0]["fd"] if pairs else None,
+                           "comparisons": pairs}
     if p.setting is not None:
         rec["setting"] = p.setting
     return rec
@@ -185,14 +208,18 @@ def summarize(exp: Experiment, *, n_resamples: int = 2000, seed: int = 0) -> dic
     ref = exp.reference
     clf = exp.classifier or {}
     fd = exp.has_fd
-    fig2 = [_panel_record(p, ref, n_resamples, seed, fd) for p in fig2_panels(exp)]
-    fig3 = [_panel_record(p, ref, n_resamples, seed, fd) for p in fig3_panels(exp)]
+    fig2 = [_panel_record(p, exp.view, ref, n_resamples, seed, fd) for p in fig2_panels(exp)]
+    fig3 = [_panel_record(p, exp.view, ref, n_resamples, seed, fd) for p in fig3_panels(exp)]
+    split, refs = fig3_roles(exp)
     est = estimate_full_grid(exp, n_resamples=n_resamples, seed=seed)
     claim = " ".join(x for x in (claim_sentence(fig2[0]), partial_sentence(est)) if x)
     plan = exp.plan or {}
     return {
         "experiment": str(exp.path),
         "name": (exp.plan or {}).get("name"),
+        "view": {"families": list(exp.view.families), "baseline": exp.view.baseline,
+                 "labels": dict(exp.view.labels), "source": exp.view.source,
+                 "fig3_split": split, "fig3_reference": refs},
         "reference": None if ref is None else {
             "real_data_score": ref, "half": ref / 2, "source": clf.get("data_source", clf.get("source")),
             "test_accuracy": clf.get("test_accuracy"), "sha256": classifier_sha(clf)},

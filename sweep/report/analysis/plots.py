@@ -22,9 +22,7 @@ from sweep.report.analysis.importance import EVALUATORS
 from sweep.report.analysis.population import METRIC_NAMES, label
 from sweep.report.analysis.tables import Analysis
 from sweep.report.experiment import Experiment
-from sweep.report.style import COLORS, REFERENCE_STYLE, add_caption, new_figure
-
-EXTRA_COLORS = ("#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")  # Okabe-Ito, the rest
+from sweep.report.style import REFERENCE_STYLE, add_caption, new_figure
 AXIS_LABEL = {"score": "expected best I (higher is better)",
               "fd": "expected lowest FD (lower is better)"}
 TITLE = {"score": "expected best I", "fd": "expected lowest FD"}
@@ -32,13 +30,10 @@ FAILURES = ("failed configurations count as the worst value (I = 0, FD = +inf), 
             "search would draw them too")
 
 
-def color(family: str, order: list[str]) -> str:
-    lab = label(family)
-    if lab in COLORS:
-        return COLORS[lab]
-    others = [f for f in order if label(f) not in COLORS]
-    return EXTRA_COLORS[others.index(family) % len(EXTRA_COLORS)] if family in others \
-        else EXTRA_COLORS[0]
+def color(exp: Experiment, family: str, order: list[str]) -> str:
+    """The family's colour in the histograms (``family_view.py``); families outside the
+    view take the Okabe-Ito colours it leaves free."""
+    return exp.view.colors_with(order)[family]
 
 
 def _family_text(a: Analysis, fam: str) -> str:
@@ -48,10 +43,10 @@ def _family_text(a: Analysis, fam: str) -> str:
     return f"{d.label} (n={d.n:,})"
 
 
-def _curves(ax, df: pd.DataFrame, x: str, a: Analysis, metric: str) -> None:
+def _curves(ax, exp: Experiment, df: pd.DataFrame, x: str, a: Analysis, metric: str) -> None:
     order = list(a.draws)
     for fam, g in df[df["metric"] == metric].groupby("family", sort=False):
-        c = color(fam, order)
+        c = color(exp, fam, order)
         if len(g) == 1:  # one configuration: a point
             ax.plot(g[x], g["expected_best"], "o", color=c, ms=3, gid=f"{fam}|{metric}|best")
             continue
@@ -72,17 +67,17 @@ def fig6_budget(exp: Experiment, a: Analysis) -> Figure:
     fig = new_figure(2.6 * rows + 1.0)
     axes = np.atleast_2d(fig.subplots(rows, len(a.metrics), squeeze=False))
     for j, metric in enumerate(a.metrics):
-        _curves(axes[0, j], a.budget, "k", a, metric)
+        _curves(axes[0, j], exp, a.budget, "k", a, metric)
         axes[0, j].set_xlabel("k: configurations tried (random, without replacement)")
         axes[0, j].set_title(f"{TITLE[metric]} of k configurations")
         if rows == 2:
-            _curves(axes[1, j], a.hours, "hours", a, metric)
+            _curves(axes[1, j], exp, a.hours, "hours", a, metric)
             axes[1, j].set_xlabel("hours of random search (one worker)")
             axes[1, j].set_title(f"{TITLE[metric]} after H hours")
         if metric == "score" and exp.reference is not None:
             for ax in axes[:, j]:
                 ax.axhline(exp.reference, **REFERENCE_STYLE)
-    handles: list[Any] = [Line2D([], [], color=color(f, list(a.draws)), lw=1.3,
+    handles: list[Any] = [Line2D([], [], color=color(exp, f, list(a.draws)), lw=1.3,
                                  label=_family_text(a, f)) for f in a.draws]
     handles.append(Line2D([], [], color="0.3", lw=0.7, ls=":", label="95% band"))
     if exp.reference is not None and "score" in a.metrics:
@@ -118,7 +113,7 @@ def fig7_importance(exp: Experiment, a: Analysis) -> Figure:
             y = [k for k, ax_name in enumerate(axes_order) if ax_name in g.index]
             vals = [g.loc[axes_order[k], "importance"] for k in y]
             ax.barh(np.array(y) + (i - (len(fams) - 1) / 2) * height, vals, height=height,
-                    color=color(fam, list(a.draws)), gid=f"{fam}|{metric}|importance")
+                    color=color(exp, fam, list(a.draws)), gid=f"{fam}|{metric}|importance")
         ax.set_yticks(range(len(axes_order)), axes_order)
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
@@ -129,7 +124,7 @@ def fig7_importance(exp: Experiment, a: Analysis) -> Figure:
             ["raw_total", "shuffled_total"]].first()
         return ", ".join(f"{METRIC_NAMES[m]} {r.raw_total:.2g} ({r.shuffled_total:.1g})"
                          for m, r in g.iterrows())
-    handles = [Patch(color=color(f, list(a.draws)),
+    handles = [Patch(color=color(exp, f, list(a.draws)),
                      label=f"{_family_text(a, f)}; raw total {raw(f)}") for f in fams]
     extra = [f"evaluator: Optuna's {EVALUATORS[a.evaluator]}, on an in-memory study of the "
              "table (one trial per configuration)", "shares sum to 1 per family and metric even "
@@ -143,9 +138,10 @@ def fig7_importance(exp: Experiment, a: Analysis) -> Figure:
     return fig
 
 
-def _p_text(a: Analysis, panel: str, metric: str) -> str:
+def _p_text(a: Analysis, panel: str, metric: str, n_pairs: int) -> str:
+    """The panel's P(a beats b) for the view's one pair (more pairs: summary.md)."""
     imp = a.improvement
-    if not len(imp):
+    if not len(imp) or n_pairs != 1:
         return ""
     r = imp[(imp["panel"] == panel) & (imp["metric"] == metric)]
     if not len(r):
@@ -170,19 +166,22 @@ def fig2_ecdf(exp: Experiment, a: Analysis, titles: dict[str, str]) -> Figure:
             for fam, g in e.groupby("family", sort=False):
                 x, y = g["value"].to_numpy(), g["fraction"].to_numpy()
                 ax.step(np.r_[x[:1], x], np.r_[0.0, y], where="post",  # rise from 0 at x_(1)
-                        color=color(fam, order), lw=1.2, gid=f"{fam}|{metric}|ecdf|{key}")
+                        color=color(exp, fam, order), lw=1.2, gid=f"{fam}|{metric}|ecdf|{key}")
             ax.set_ylim(0, 1.02)
             if metric == "fd":
                 ax.set_xscale("log")
-            ax.set_title(f"({key}) {title}{_p_text(a, key, metric)}")
+            ax.set_title(f"({key}) {title}{_p_text(a, key, metric, len(exp.view.pairs()))}")
             ax.set_xlabel(AXIS_LABEL[metric].replace("expected best ", "").replace(
                 "expected lowest ", ""))
         axes[i, 0].set_ylabel("fraction of configurations ≤ x")
-    handles = [Line2D([], [], color=color(f, order), lw=1.2, label=_family_text(a, f))
+    handles = [Line2D([], [], color=color(exp, f, order), lw=1.2, label=_family_text(a, f))
                for f in order if f in set(a.ecdf["family"])]
     extra = [FAILURES + ": the I curve jumps at 0 by the failed share, the FD curve ends below "
              "1 by it", "P(a beats b): probability that a random configuration of a scores "
-             "better than one of b, ties counted half, 95% bootstrap CI (Agarwal et al. 2021)",
+             "better than one of b, ties counted half, 95% bootstrap CI (Agarwal et al. 2021)"
+             + ("" if len(exp.view.pairs()) == 1 else
+                f"; for each family against {exp.view.label(exp.view.baseline)}: summary.md, "
+                "improvement.csv"),
              "curves need no bins: each step is a configuration"]
     add_caption(fig, exp, "families: " + ", ".join(_family_text(a, f) for f in order),
                 families=order, extra=extra, handles=handles)

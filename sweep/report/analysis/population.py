@@ -12,8 +12,9 @@ Failed configurations count: random search would have drawn them too. A configur
 whose status is not ``ok`` (diverged, error), or whose metric is not finite, scores the
 worst value: I = 0 (a collapsed generator's score) and FD = +inf.
 
-Families are those in the table, in the plan's order (the paper's ``ebgan`` and ``gan``
-first); nothing here assumes exactly two. Pure numpy/pandas: no Ray, Optuna or torch.
+Families are those in the table: the report's view first, in its order (the paper's
+``ebgan`` and ``gan`` by default; ``family_view.py``), then the others in the plan's
+order; nothing here assumes exactly two. Pure numpy/pandas: no Ray, Optuna or torch.
 """
 from __future__ import annotations
 
@@ -22,20 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.config import FIGURE2_GROUPS
 from sweep.report.experiment import Experiment
+from sweep.report.family_view import label
 from sweep.report.partial_estimate import random_sample
 
 WORST = {"score": 0.0, "fd": float("inf")}    # what a failed configuration scores
 HIGHER_IS_BETTER = {"score": True, "fd": False}
 METRIC_NAMES = {"score": "I", "fd": "FD"}
-LABELS = {fam: label for label, fam in FIGURE2_GROUPS.items()} | {"ebgan_pt": "EBGAN-PT"}
-PAIRS = [(FIGURE2_GROUPS["EBGAN"], FIGURE2_GROUPS["GAN"])]     # the paper's comparison: the default view
-
-
-def label(family: str) -> str:
-    """'EBGAN' for ebgan, 'GAN' for gan, 'EBGAN-PT' for ebgan_pt, else the family's name."""
-    return LABELS.get(family, family)
+__all__ = ["WORST", "HIGHER_IS_BETTER", "METRIC_NAMES", "label", "FamilyDraws",
+           "worst_filled", "families", "family_draws", "all_draws"]
 
 
 @dataclass
@@ -72,10 +68,10 @@ def worst_filled(trials: pd.DataFrame, metric: str) -> np.ndarray:
 
 
 def families(exp: Experiment) -> list[str]:
-    """The families in the table, in the plan's order (ebgan and gan first without a plan)."""
+    """The families in the table: the view's first, in its order, then the plan's order."""
     present = list(dict.fromkeys(map(str, exp.trials["family"])))
-    order = list(((exp.plan or {}).get("families") or {}))
-    order = [*order, *[f for f in FIGURE2_GROUPS.values() if f not in order]]
+    order = [*exp.view.families, *((exp.plan or {}).get("families") or {})]
+    order = list(dict.fromkeys(order))
     return [f for f in order if f in present] + sorted(f for f in present if f not in order)
 
 

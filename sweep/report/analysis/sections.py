@@ -75,13 +75,20 @@ def _budget(an: dict[str, Any]) -> list[str]:
     return lines + (["", match] if match else [])
 
 
-def _improvement(an: dict[str, Any], fig2: list[dict[str, Any]]) -> list[str]:
-    rows = an.get("improvement") or []
+def _improvement(an: dict[str, Any], s: dict[str, Any]) -> list[str]:
+    rows, fig2 = an.get("improvement") or [], s.get("fig2") or []
     if not rows:
         return []
-    diffs = {(p["panel"], m): p.get(c) for p in fig2
-             for m, c in (("score", "comparison"), ("fd", "comparison_fd"))}
-    lines = ["", "## How often a random EBGAN beats a random GAN (fig2_ecdf)", "",
+    diffs = {(p["panel"], m, c["family_a"], c["family_b"]): c.get(m) for p in fig2
+             for c in p.get("comparisons") or [] for m in ("score", "fd")}
+    view = s.get("view") or {"families": ["ebgan", "gan"], "baseline": "gan"}
+    if len(view["families"]) == 2:
+        a, b = (label(f) for f in view["families"])
+        heading = f"How often a random {a} beats a random {b}"
+    else:
+        heading = ("How often a random configuration of each family beats a random "
+                   f"{label(view['baseline'])}")
+    lines = ["", f"## {heading} (fig2_ecdf)", "",
              "P(a beats b): the probability that a random configuration of a has a higher I "
              "(a lower FD) than a random configuration of b, ties counted half (rliable's "
              "probability of improvement, Agarwal et al. 2021), with a 95% bootstrap CI; "
@@ -91,8 +98,7 @@ def _improvement(an: dict[str, Any], fig2: list[dict[str, Any]]) -> list[str]:
              "|---|---|---|---|---:|---|---:|---|"]
     for r in rows:
         fmt = "+.3f" if r["metric"] == "score" else "+.2f"
-        c = diffs.get((r["panel"], r["metric"])) if (r["family_a"], r["family_b"]) == \
-            ("ebgan", "gan") else None
+        c = diffs.get((r["panel"], r["metric"], r["family_a"], r["family_b"]))
         ci = "–" if r["lo"] is None or r["lo"] != r["lo"] else f"{r['lo']:.3f} to {r['hi']:.3f}"
         med = "–" if not c or c.get("median_diff") is None else format(c["median_diff"], fmt)
         mci = "–" if not c or not c.get("ci95") else \
@@ -137,4 +143,4 @@ def render_analysis(s: dict[str, Any]) -> list[str]:
     an = s.get("analysis")
     if not an:
         return []
-    return [*_budget(an), *_improvement(an, s.get("fig2") or []), *_importance(an)]
+    return [*_budget(an), *_improvement(an, s), *_importance(an)]

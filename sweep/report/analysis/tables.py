@@ -2,7 +2,8 @@
 
 Computes, per family in the table, the expected best under a budget (``budget.py``), the
 importance of each axis (``importance.py``) and, per Figure 2 panel, the probability that
-a random EBGAN beats a random GAN (``improvement.py``), on the trials ``population.py``
+a random configuration of each family beats one of the view's baseline (the paper's
+EBGAN against GAN; ``improvement.py``), on the trials ``population.py``
 says stand for each family (the whole family, or the random sample of a partial grid,
 then labelled an estimate). :func:`analyze` returns the tables the figures draw
 (``plots.py``) and that are written beside them as CSVs, so a reader can
@@ -21,7 +22,7 @@ import pandas as pd
 from sweep.report.analysis import budget as B
 from sweep.report.analysis.importance import EVALUATOR, importances
 from sweep.report.analysis.improvement import ecdf, prob_improvement
-from sweep.report.analysis.population import PAIRS, FamilyDraws, all_draws, label, worst_filled
+from sweep.report.analysis.population import FamilyDraws, all_draws, label, worst_filled
 from sweep.report.experiment import Experiment, Filter
 from sweep.report.panels import fig2_panels
 
@@ -91,11 +92,13 @@ def _budget(draws: dict[str, FamilyDraws], metrics: list[str], n_resamples: int,
             pd.DataFrame(hours, columns=["family", "metric", "hours", *cols[3:]]), reach, [])
 
 
-def _match(draws: dict[str, FamilyDraws], metrics: list[str]) -> list[dict[str, Any]]:
-    """For each of the paper's pairs (a, b): the k of b whose expected best matches a's
-    expected best of k = 5 (None: b never gets there, even with all its configurations)."""
+def _match(draws: dict[str, FamilyDraws], metrics: list[str], pairs: list[tuple[str, str]]
+           ) -> list[dict[str, Any]]:
+    """For each pair (a, b) of the view (the paper's EBGAN, GAN): the k of b whose expected
+    best matches a's expected best of k = 5 (None: b never gets there, even with all its
+    configurations)."""
     out = []
-    for a, b in PAIRS:
+    for a, b in pairs:
         if a not in draws or b not in draws:
             continue
         for metric in metrics:
@@ -128,11 +131,13 @@ def _importance(draws: dict[str, FamilyDraws], metrics: list[str], evaluator: st
 
 def _improvement(exp: Experiment, draws: dict[str, FamilyDraws], metrics: list[str],
                  n_resamples: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """P(a beats b) per Figure 2 panel for the paper's pairs; in panel (a) also every other
-    family (with 2 or more configurations) against gan. And the ECDFs of each panel."""
+    """P(a beats b) per Figure 2 panel for each family of the view against its baseline
+    (the paper's EBGAN against GAN); in panel (a) also every family outside the view (with
+    2 or more configurations) against the baseline. And the ECDFs of each panel."""
     rows, steps = [], []
-    pairs = list(PAIRS) + [(f, PAIRS[0][1]) for f, d in draws.items()
-                           if f not in {p for pair in PAIRS for p in pair} and d.n >= 2]
+    view = exp.view.pairs()
+    pairs = view + [(f, exp.view.baseline) for f, d in draws.items()
+                    if f not in exp.view.families and d.n >= 2]
     for p in fig2_panels(exp):
         sub = {f: _mask(d.trials, p.filt) for f, d in draws.items()}
         for i, metric in enumerate(metrics):
@@ -140,7 +145,7 @@ def _improvement(exp: Experiment, draws: dict[str, FamilyDraws], metrics: list[s
                 x, frac = ecdf(worst_filled(t, metric))
                 steps += [{"panel": p.key, "family": fam, "metric": metric, "value": float(a),
                            "fraction": float(b)} for a, b in zip(x, frac)]
-            for a, b in (pairs if p.key == "a" else PAIRS):
+            for a, b in (pairs if p.key == "a" else view):
                 if a not in sub or b not in sub:
                     continue
                 r = prob_improvement(worst_filled(sub[a], metric), worst_filled(sub[b], metric),
@@ -164,7 +169,7 @@ def analyze(exp: Experiment, *, n_resamples: int = 1000, seed: int = 0,
     imp = _importance(draws, metrics, evaluator, seed, notes)
     improvement, steps = _improvement(exp, draws, metrics, n_resamples, seed)
     return Analysis(draws, metrics, budget, hours, imp, improvement, steps, reach,
-                    _match(draws, metrics), notes, evaluator)
+                    _match(draws, metrics, exp.view.pairs()), notes, evaluator)
 
 
 def analysis_summary(a: Analysis) -> dict[str, Any]:
