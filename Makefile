@@ -9,13 +9,15 @@ PYTHON ?= python3
 CLASSIFIER ?= results/classifier/mnist
 BUNDLE ?= build/gpu-bundle
 CHECK_ARGS ?=
+FAMILIES ?=
+OUT ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 comma := ,
 ARGS := -c $(SWEEP) $(if $(RESULTS),--results $(RESULTS),)
 
-.PHONY: setup test test-slow plan classifier grid status collect histograms curves dashboard \
+.PHONY: setup test test-slow plan classifier grid status collect histograms losses curves dashboard \
 	tensorboard optuna-dashboard bench gpu-bundle gpu-check clean sbatch
 
 setup: $(STAMP)
@@ -47,7 +49,12 @@ collect: setup
 	$(BIN)/sweep collect $(ARGS)
 
 histograms: setup
-	$(BIN)/sweep histograms $(ARGS)
+	$(BIN)/sweep histograms $(ARGS) $(if $(FAMILIES),--families $(FAMILIES),) $(if $(OUT),--out $(OUT),)
+
+# The six losses on a CPU-sized slice of Table 1 (examples/losses.yaml, ~30 min on 2 cores);
+# its figures and summary go to docs/losses/.
+losses: setup
+	$(MAKE) grid histograms SWEEP=examples/losses.yaml OUT=docs/losses
 
 curves: setup
 	$(BIN)/sweep curves $(ARGS) $(KEYS)

@@ -126,10 +126,25 @@ def _hparams(exp: Path, df=None) -> None:
     print(f"{n:,} configurations -> {folder} (TensorBoard HParams: `sweep tensorboard`)")
 
 
+def _family_view(args: argparse.Namespace):
+    """The families to compare: ``--families``, else the sweep file's ``report.families``
+    (when the file is there and sets them), else None: the experiment's plan.json
+    records the choice of the file it ran, and the default is the paper's ebgan, gan."""
+    from sweep.report.family_view import FamilyView, parse_families
+    if args.families is not None:
+        return FamilyView(parse_families(args.families), f"--families {args.families!r}")
+    if Path(args.config).is_file():
+        from sweep.config import load_config
+        cfg = load_config(args.config)
+        if cfg.report.families:
+            return FamilyView(cfg.report.families, f"{cfg.path}: report.families")
+    return None
+
+
 def cmd_histograms(args: argparse.Namespace) -> int:
     from sweep.report.figures import draw_histograms
     exp = _experiment(args)
-    result = draw_histograms(exp, out_dir=args.out)
+    result = draw_histograms(exp, out_dir=args.out, view=_family_view(args))
     out = next(iter(result["files"].values())).parent
     print(f"figures of {exp} -> {out}: {', '.join(result['files'])}")
     for note in result["notes"]:
@@ -248,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
                  "sweep histograms -c examples/smoke.yaml", (ENV_AWS,))
     _sweep_args(p)
     p.add_argument("--out", default=None, help="output folder (default: <results>/figures)")
+    p.add_argument("--families", default=None, metavar="A,B,C",
+                   help="families to compare, in order, the last drawn as bars and compared "
+                   "with the others (default: the sweep file's report.families, else the "
+                   "paper's ebgan,gan)")
 
     p = _command(sub, "curves", cmd_curves, "draw the loss curves of chosen trials",
                  "sweep curves 1a2b3c4d5e6f7a8b 0f9e8d7c6b5a4938 -c sweep.yaml", (ENV_AWS,))

@@ -80,6 +80,12 @@ class Family:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    families: tuple[str, ...] | None = None  # families the figures compare, in order, the
+    #   last the baseline; None: the paper's ebgan, gan (sweep/report/family_view.py)
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     name: str
     path: str
@@ -91,6 +97,7 @@ class SweepConfig:
     resources: Resources
     storage: str | None
     families: tuple[Family, ...]
+    report: ReportConfig = ReportConfig()
 
     def family(self, name: str) -> Family:
         for f in self.families:
@@ -149,7 +156,8 @@ def load_config(path: str | Path) -> SweepConfig:
 
 
 TOP_KEYS = ("name", "seeds", "data", "budget", "defaults", "score", "resources", "storage",
-            "families")
+            "families", "report")
+MAX_REPORT_FAMILIES = 8  # one Okabe-Ito colour each (sweep/report/family_view.py)
 RESOURCE_CHECKS: dict[str, Callable] = {
     "cpu": auto_or(number(0.0, lo_open=True, hi_open=False)),
     "gpu": auto_or(number(0.0, hi_open=False)),
@@ -184,8 +192,24 @@ def parse_config(raw: Any, path: str = "<sweep>") -> SweepConfig:
     if not isinstance(fams, dict) or not fams:
         raise ld.fail("families", fams, "must be a non-empty mapping of family name -> family")
     families = tuple(_parse_family(ld, str(k), v) for k, v in fams.items())
+    report = ld.section(raw, "report", ReportConfig,
+                        {"families": _report_families([f.name for f in families])})
     return SweepConfig(name, path, seeds, data, budget, defaults, score, resources, storage,
-                       families)
+                       families, report)
+
+
+def _report_families(names: list[str]) -> Callable[[Any], tuple[str, ...]]:
+    """The check of ``report.families``: 1 to 8 distinct families of this file."""
+    def check(value: Any) -> tuple[str, ...]:
+        fams = list_of(string)(value)  # a non-empty list without duplicates
+        if len(fams) > MAX_REPORT_FAMILIES:
+            raise Invalid(f"must name at most {MAX_REPORT_FAMILIES} families (one colour-blind-"
+                          "safe colour each)")
+        for f in fams:
+            if f not in names:
+                raise Invalid(f"no family {f!r} in this file; it has {', '.join(names)}")
+        return fams
+    return check
 
 
 FAMILY_KEYS = ("model", "search", "trials", "axes")

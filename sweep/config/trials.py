@@ -122,4 +122,5 @@ def plan(cfg: SweepConfig) -> dict[str, Any]:
         "defaults": asdict(cfg.defaults),
         "data": asdict(cfg.data),
         "score_samples": cfg.score.samples,
+        "report": {"families": list(cfg.report.families) if cfg.report.families else None},
     }

@@ -116,19 +116,29 @@ def reference(exp: Experiment, metric: str) -> tuple[str, float] | None:
 
 
 def fit(lines: list[str], width_in: float) -> list[str]:
-    """Title lines wrapped to a panel's width (8 pt, about 0.5 em per character)."""
-    chars = max(24, int(width_in * 72 / (0.5 * STYLE["axes.titlesize"])) - 2)
+    """Title lines wrapped to a panel's width (8 pt, about 0.55 em per character, less a
+    margin so that neighbouring titles keep apart); an infinite width leaves them whole."""
+    if not math.isfinite(width_in):
+        return lines
+    chars = max(20, int((width_in - 0.15) * 72 / (0.55 * STYLE["axes.titlesize"])))
     return [w for line in lines for w in (textwrap.wrap(line, chars) or [line])]
 
 
 def count_lines(p: Panel, metric: str) -> list[str]:
-    """'n = 512 EBGAN, 6,144 GAN' and, when some are not drawn, how many."""
+    """'n = 512 EBGAN, 6,144 GAN' and, when some are not drawn, how many. With more than
+    two families, 'n = 24 of each family' when they are equal, and only the non-zero
+    failures."""
     gs = list(p.groups.values())
-    lines = ["n = " + ", ".join(f"{g.n:,} {g.label}" for g in gs)]
+    many = len(gs) > 2
+    if many and len({g.n for g in gs}) == 1:
+        lines = [f"n = {gs[0].n:,} of each family"]
+    else:
+        lines = ["n = " + ", ".join(f"{g.n:,} {g.label}" for g in gs)]
     gone = [(g.n - len(vals(g, metric)), g.label) for g in gs]
     if any(k for k, _ in gone):
         why = "failed/unscored" if metric == "score" else "failed/no FD"
-        lines.append(f"{why}: " + ", ".join(f"{k:,} {lab}" for k, lab in gone))
+        lines.append(f"{why}: " + ", ".join(f"{k:,} {lab}" for k, lab in gone
+                                            if k or not many))
     return lines
 
 

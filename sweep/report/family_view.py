@@ -131,9 +131,15 @@ class FamilyView:
     def colors_with(self, others: list[str]) -> dict[str, str]:
         """The view's colours, and colours for families outside it (the analysis figures
         draw every family of the table) from what the view leaves free."""
-        fams = [*self.families, *[f for f in others if f not in self.families]]
-        out = assign_colors(fams)
-        out.update(self.colors)
+        out = dict(self.colors)
+        for f in others:
+            if f in out:
+                continue
+            used = set(out.values())
+            own = COLORS.get(label(f))
+            free = [c for c in OTHER_COLORS if c not in used]
+            out[f] = own if own and own not in used else \
+                free[0] if free else PALETTE[len(out) % len(PALETTE)]
         return out
 
 

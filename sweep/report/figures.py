@@ -31,6 +31,7 @@ and the y axis is sized to the tallest bar.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def fig2(exp: Experiment, bins: np.ndarray | None = None, metric: str = "score",
         if ref is not None:
             ax.axvline(ref[1], zorder=Z_REFERENCE, **REFERENCE_STYLE)
         gone = [k for k, g in p.groups.items() if g.family_done == 0]
-        width = fig.get_figwidth() / len(panels)
+        width = fig.get_figwidth() / len(panels) if len(p.groups) > 2 else math.inf
         missing = fit([f"no {' or '.join(gone)} trials"], width) if gone else []
         lines = [f"({p.key}) {p.title}", *fit(count_lines(p, metric), width),
                  *[x for x in (p.progress(),) if x], *missing]

@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 
 from sweep.report.captions import caption
 from sweep.report.experiment import Experiment
@@ -38,9 +39,27 @@ def new_figure(height: float, width: float = PAPER_WIDTH) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def wrap(text: str, width_in: float, size: float = CAPTION_SIZE) -> str:
-    """Wrap text to a width in inches (about 0.5 em per character at ``size`` pt)."""
-    return "\n".join(textwrap.wrap(text, max(40, int(width_in * 72 / (0.5 * size)))))
+def wrap(text: str, width_in: float, size: float = CAPTION_SIZE, em: float = 0.5) -> str:
+    """Wrap text to a width in inches (about ``em`` em per character at ``size`` pt)."""
+    return "\n".join(textwrap.wrap(text, max(40, int(width_in * 72 / (em * size)))))
+
+
+def _renderer(fig: Figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    return FigureCanvasAgg(fig).get_renderer()
+
+
+def caption_in_width(fig: Figure, text: str) -> Artist:
+    """The caption under the panels, wrapped at about 0.5 em per character, narrower when
+    the renderer finds a line wider than the page (long words: many families' names)."""
+    width = fig.get_figwidth()
+    label = fig.supxlabel(wrap(text, width - 0.2), x=0.0, ha="left", ma="left",
+                          fontsize=CAPTION_SIZE)
+    renderer, em = _renderer(fig), 0.5
+    while label.get_window_extent(renderer).width > (width - 0.05) * fig.dpi and em < 0.7:
+        em += 0.025
+        label.set_text(wrap(text, width - 0.2, em=em))
+    return label
 
 
 def add_caption(fig: Figure, exp: Experiment, counts: str,
@@ -56,27 +75,24 @@ def add_caption(fig: Figure, exp: Experiment, counts: str,
     warn = wrap(warn + ".", width - 0.2, STYLE["figure.titlesize"]) if warn else None
     bold = {"weight": "bold", "size": STYLE["figure.titlesize"]}
     if handles:
-        fig.legend(handles=handles, loc="outside upper center",
-                   ncol=legend_columns([h.get_label() for h in handles], width),
-                   title=warn, title_fontproperties=bold)
+        legend_in_width(fig, handles, title=warn, title_fontproperties=bold)
     elif warn:
         fig.suptitle(warn, fontweight="bold", fontsize=STYLE["figure.titlesize"])
-    fig.supxlabel(wrap(text, width - 0.2), x=0.0, ha="left", ma="left", fontsize=CAPTION_SIZE)
+    caption_in_width(fig, text)
     return text
 
 
-def legend_columns(labels: list[str], width_in: float,
-                   size: float = STYLE["legend.fontsize"]) -> int:
-    """As many legend columns as fit the width: one row when the labels are short (every
-    figure of the paper's two families), more rows for many families or long labels.
-    Each entry: its text (about 0.5 em per character) plus 4 em of handle and padding."""
-    for ncol in range(len(labels), 1, -1):
-        per = -(-len(labels) // ncol)  # matplotlib fills column by column
-        cols = [labels[i * per:(i + 1) * per] for i in range(ncol)]
-        need = sum(max((len(t) for t in c), default=0) * 0.5 * size + 4 * size for c in cols)
-        if need / 72 <= width_in:
-            return ncol
-    return 1
+def legend_in_width(fig: Figure, handles: Sequence[Artist], **kwargs) -> Legend:
+    """The figure's legend outside the panels, on top: one row when it fits the figure's
+    width (every figure of the paper's two families), else as many columns as fit (many
+    families, long labels), measured as the renderer lays it out."""
+    renderer = _renderer(fig)
+    for ncol in range(len(handles), 0, -1):
+        legend = fig.legend(handles=handles, loc="outside upper center", ncol=ncol, **kwargs)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= fig.get_figwidth() * fig.dpi:
+            return legend
+        legend.remove()
+    raise AssertionError("unreachable: one column always returns")
 
 
 def save(fig: Figure, out_dir: Path, stem: str, exts: Iterable[str] = ("png", "pdf")

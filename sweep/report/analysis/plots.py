@@ -68,7 +68,7 @@ def fig6_budget(exp: Experiment, a: Analysis) -> Figure:
     axes = np.atleast_2d(fig.subplots(rows, len(a.metrics), squeeze=False))
     for j, metric in enumerate(a.metrics):
         _curves(axes[0, j], exp, a.budget, "k", a, metric)
-        axes[0, j].set_xlabel("k: configurations tried (random, without replacement)")
+        axes[0, j].set_xlabel("k: configurations tried at random (no replacement)")
         axes[0, j].set_title(f"{TITLE[metric]} of k configurations")
         if rows == 2:
             _curves(axes[1, j], exp, a.hours, "hours", a, metric)
@@ -150,7 +150,7 @@ def _p_text(a: Analysis, panel: str, metric: str, n_pairs: int) -> str:
     if pd.isna(r["p_improvement"]):
         missing = label(r["family_a"]) if r["n_a"] == 0 else label(r["family_b"])
         return f"\nno {missing} configuration in this panel"
-    ci = "" if pd.isna(r["lo"]) else f" [{r['lo']:.2f}, {r['hi']:.2f}]"
+    ci = "" if pd.isna(r["lo"]) else f"\n95% CI [{r['lo']:.2f}, {r['hi']:.2f}]"  # own line: fits
     return f"\nP({label(r['family_a'])} beats {label(r['family_b'])}) = {r['p_improvement']:.2f}{ci}"
 
 
@@ -170,6 +170,7 @@ def fig2_ecdf(exp: Experiment, a: Analysis, titles: dict[str, str]) -> Figure:
             ax.set_ylim(0, 1.02)
             if metric == "fd":
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # 3x10^1, 4x10^1... overlap
             ax.set_title(f"({key}) {title}{_p_text(a, key, metric, len(exp.view.pairs()))}")
             ax.set_xlabel(AXIS_LABEL[metric].replace("expected best ", "").replace(
                 "expected lowest ", ""))

@@ -464,3 +464,62 @@ def test_the_budget_reads_as_iterations_when_set_else_epochs(tmp_path, raw):
     assert budget_text(load_config(write(tmp_path, raw))) == "20 epochs"
     raw["budget"]["iterations"] = 40
     assert budget_text(load_config(write(tmp_path, raw))) == "40 iterations"
+
+
+# --- report: the families the figures compare (sweep/report/family_view.py) -------------
+REPORT_BAD = [
+    ("report not a mapping", _set("report", ["ebgan", "gan"]), "report", "['ebgan', 'gan']"),
+    ("unknown key in report", _set("report", {"colours": "okabe"}), "report.colours", "'okabe'"),
+    ("a family the file lacks", _set("report", {"families": ["ebgan", "wgan"]}),
+     "report.families", "['ebgan', 'wgan']"),
+    ("a comma string, not a list", _set("report", {"families": "ebgan,gan"}),
+     "report.families", "'ebgan,gan'"),
+    ("a family named twice", _set("report", {"families": ["gan", "ebgan", "gan"]}),
+     "report.families", "['gan', 'ebgan', 'gan']"),
+    ("no family", _set("report", {"families": []}), "report.families", "[]"),
+]
+
+
+@pytest.mark.parametrize("edit, key, value", [b[1:] for b in REPORT_BAD],
+                         ids=[b[0] for b in REPORT_BAD])
+def test_bad_report_names_file_key_and_value(tmp_path, raw, edit, key, value):
+    test_bad_config_names_file_key_and_value(tmp_path, raw, edit, key, value)
+
+
+def test_report_families_at_most_eight_one_colour_each(tmp_path, raw):
+    for i in range(9):
+        raw["families"][f"gan{i}"] = copy.deepcopy(raw["families"]["gan"])
+    raw["report"] = {"families": [f"gan{i}" for i in range(8)]}
+    assert len(load_config(write(tmp_path, raw)).report.families) == 8
+    raw["report"] = {"families": [f"gan{i}" for i in range(9)]}
+    with pytest.raises(ConfigError, match=r"report\.families: must name at most 8 families"):
+        load_config(write(tmp_path, raw))
+
+
+def test_report_families_keep_their_order_and_reach_plan_json(tmp_path, raw):
+    assert load_config(SWEEP_YAML).report.families is None  # Table 1: the paper's view
+    assert plan(load_config(SWEEP_YAML))["report"] == {"families": None}
+    raw["report"] = {"families": ["ebgan_pt", "ebgan", "gan"]}
+    cfg = load_config(write(tmp_path, raw))
+    assert cfg.report.families == ("ebgan_pt", "ebgan", "gan")
+    assert json.loads(json.dumps(plan(cfg)))["report"] == {"families": ["ebgan_pt", "ebgan", "gan"]}
+    # the report key names no trial setting: every trial and its key stay as they were
+    assert cfg_trials(cfg) == cfg_trials(load_config(SWEEP_YAML))
+
+
+def test_losses_example_compares_six_families_on_one_slice():
+    """examples/losses.yaml: six families with identical axes, all six in the report, GAN
+    last (the baseline). Models other than gan/ebgan need the losses of issue #22: until
+    they are there, this reads the file's report with those families' models set to gan."""
+    from models.config import MODELS
+    raw = yaml.safe_load((REPO / "examples" / "losses.yaml").read_text())
+    fams = raw["families"]
+    assert [f["model"] for f in fams.values()] == ["ebgan", "lsgan", "wgan_gp", "hinge",
+                                                     "began", "gan"]
+    assert all(f["axes"] == fams["gan"]["axes"] for f in fams.values())
+    for f in fams.values():
+        f["model"] = f["model"] if f["model"] in MODELS else "gan"
+    cfg = parse_config(raw, "examples/losses.yaml")
+    assert cfg.report.families == ("ebgan", "lsgan", "wgan_gp", "hinge", "began", "gan")
+    assert counts(cfg) == {f: 2 * 2 * 2 * 2 for f in fams}  # sizeD x optimD x optimG x lr
+    assert cfg.budget.iterations == 2000 and cfg.data.source == "mnist"

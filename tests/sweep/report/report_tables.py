@@ -131,3 +131,59 @@ def fail_some(df: pd.DataFrame) -> pd.DataFrame:
     df.loc[gan[:5], ["status", "score", "error"]] = ["error", np.nan, "RuntimeError: boom"]
     df.loc[gan[5:7], ["status", "score"]] = ["diverged", 9.0]
     return df
+
+
+# --- several families: the six losses of examples/losses.yaml -----------------------------
+LOSSES = ("ebgan", "lsgan", "wgan_gp", "hinge", "began", "gan")
+LOSS_BIN = {"ebgan": 25, "lsgan": 20, "wgan_gp": 15, "hinge": 10, "began": 5, "gan": 2,
+            "ebgan_pt": 27}
+# 3 depths (Figure 2's panels hold 3, 2 and 1 of them) x 4 optimizer pairs x 2 lr = 24
+LOSS_AXES = {"nLayerG": [2, 4, 5], "nLayerD": [2], "sizeG": [400], "sizeD": [128],
+             "dropoutD": [False], "optimD": ["adam", "sgd"], "optimG": ["adam", "sgd"],
+             "lr": [0.001, 0.0001]}
+LOSS_PT = {**{k: v[:1] for k, v in LOSS_AXES.items()}, "nLayerG": [5]}  # one setting
+
+
+def bin_width(n_bins: int = 30) -> float:
+    """The I bins of a table whose scores stay below the reference: [0, 1.02 REAL] / 30."""
+    return REAL_DATA_SCORE * 1.02 / n_bins
+
+
+def losses_trials(tmp: Path) -> pd.DataFrame:
+    """Six families on the same 24 configurations and one EBGAN-PT with one setting. Every
+    family's I lies inside one bin of its own (LOSS_BIN): the centre of that bin plus
+    0.0005 per configuration (24 x 0.0005 = 0.012, well inside a bin 0.0765 wide), so each
+    histogram is one bar of height 100 x scored / n. FD = 10 x (30 - bin). LSGAN: its 2
+    nLayerG-5 configurations with adam/adam diverged; BEGAN: 1 errored (nLayerG 5, sgd/sgd,
+    lr 1e-4); no other failure."""
+    rows, w = [], bin_width()
+    for family, axes in [*((f, LOSS_AXES) for f in LOSSES), ("ebgan_pt", LOSS_PT)]:
+        for j, values in enumerate(itertools.product(*axes.values())):
+            cfg = dict(zip(axes, values))
+            status = "ok"
+            if family == "lsgan" and cfg["nLayerG"] == 5 and cfg["optimD"] == cfg["optimG"] == "adam":
+                status = "diverged"
+            if family == "began" and cfg["nLayerG"] == 5 and cfg["optimD"] == cfg["optimG"] == "sgd" \
+                    and cfg["lr"] == 0.0001:
+                status = "error"
+            key = f"{family}-" + "-".join(str(v) for v in values)
+            rows.append({
+                "trial_key": key, "family": family, "model": family.removesuffix("_pt"), **cfg,
+                "seed": 0, "iterations": 2000, "batch_size": 64,
+                "score": (LOSS_BIN[family] + 0.5) * w + 0.0005 * j if status == "ok" else np.nan,
+                "fd": 10.0 * (30 - LOSS_BIN[family]) + j if status == "ok" else np.nan,
+                "status": status, "iterations_done": 2000, "wall_time_s": 30.0,
+                "data_source": "mnist", "classifier_sha256": "ab" * 32,
+                "trial_dir": str(tmp / "trials" / key)})
+    return pd.DataFrame(rows)
+
+
+def write_losses_plan(exp: Path, report: list[str] | None = None) -> None:
+    """plan.json of the losses table, with the sweep file's report.families if given."""
+    counts = {**{f: 24 for f in LOSSES}, "ebgan_pt": 1}
+    (exp / "plan.json").write_text(json.dumps({
+        "name": "losses", "families": counts, "total": sum(counts.values()), "seeds": [0],
+        "axes": {**{f: LOSS_AXES for f in LOSSES}, "ebgan_pt": LOSS_PT},
+        "search": {f: "grid" for f in counts},
+        "budget": {"epochs": 3, "iterations": 2000, "batch_size": 64},
+        "data": {"source": "mnist"}, "score_samples": 10000, "report": {"families": report}}))

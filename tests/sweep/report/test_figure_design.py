@@ -114,7 +114,12 @@ def test_legend_sits_outside_every_panel(figures):
 
 @pytest.mark.parametrize("name", list(DRAWERS))
 def test_text_is_readable_unclipped_and_titles_do_not_collide(figures, name):
-    fig = figures[name]
+    check_layout(figures[name], name)
+
+
+def check_layout(fig: Figure, name: str) -> None:
+    """7 inches wide, no text under 7 pt, nothing off the canvas, no two titles overlap
+    (also used for the figures of many families, test_families.py)."""
     assert fig.get_figwidth() == 7.0  # a figure spanning both columns of a paper
     for t in fig.findobj(Text):
         if t.get_visible() and t.get_text().strip():
