@@ -129,8 +129,12 @@ def _check_view(view: FamilyView, df: pd.DataFrame, plan: dict[str, Any] | None,
     if not in_table & set(view.families):
         fams = ", ".join(sorted(in_table))
         names = [f"'{f}'" for f in view.families]
-        which = (f"neither the {names[0]} nor the {names[1]} family" if len(names) == 2 else
-                 f"none of the families {joined(names)}")
+        if len(names) == 1:
+            which = f"no {names[0]} family"
+        elif len(names) == 2:
+            which = f"neither the {names[0]} nor the {names[1]} family"
+        else:
+            which = f"none of the families {joined(names)}"
         why = ("Figures 2-3 compare those two" if view.is_paper else
                f"the families compared come from {view.source}")
         raise FiguresError(f"the results table {table} holds {which} (it holds: {fams}); {why}; "

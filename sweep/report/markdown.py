@@ -211,6 +211,8 @@ def _panel_tables(s: dict[str, Any], fd: bool) -> list[str]:
                                                 p["groups"][gname], fd))
                     continue
                 lines.append(_group_row(f"{label} | {gname}", p["groups"][gname], fd))
+        if len(v["families"]) < 2:  # nothing to compare with
+            continue
         lines += ["", *comp_head]
         for p in s[fig]:
             label = f"({p['panel']}) {p['subset']}" if fig == "fig2" else p["subset"]
@@ -237,7 +239,7 @@ def render_markdown(s: dict[str, Any]) -> str:
         lines.append(f"| {fam} | {p['done']:,} | {planned_txt} | {p['n_ok']:,} | "
                      f"{p['n_diverged']:,} | {p['n_error']:,} |")
     lines += _panel_tables(s, fd)
-    if fd:
+    if fd and len(_view(s)["families"]) > 1:
         lines += ["", f"FD: lower is better, so a negative {_pair_text(s)} difference favours "
                   f"{_first(s)}."]
     lines += render_analysis(s)
