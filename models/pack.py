@@ -62,8 +62,10 @@ class PackTrainer(TrainLoop):
         # On CPU losses are read every iteration, so the host knows when masking starts;
         # elsewhere the device-side mask is always applied.
         self._masked = self.device.type != "cpu"
+        # Not for a loss drawing host randomness in its step (WGAN-GP's eps), nor for
+        # several D steps an iteration: the graph prepares one optimiser step per replay.
         self.cuda_graph = (bool(cuda_graph) and self.device.type == "cuda"
-                           and self.loss.cuda_graph_ok)
+                           and self.loss.cuda_graph_ok and self.d_steps == 1)
         self._graph: Any = None
         self._warm = 0
 
