@@ -1,8 +1,8 @@
 """LSGAN losses (Mao et al. 2017, "Least Squares Generative Adversarial Networks", eq. 2),
 on a scalar-output D whose last layer is linear (SPEC "Other GAN losses").
 
-The 0-1 coding variant: a = 0 (fake) and b = 1 (real) for D, c = 1 for G (the paper's
-eq. 9 variant with -1/1/0 coding is not this one). Every function takes D's outputs with
+The 0-1 coding variant, the paper's eq. 9: a = 0 (fake) and b = 1 (real) for D, c = 1
+for G (not eq. 8's a = -1, b = 1, c = 0). Every function takes D's outputs with
 the batch on the last axis, (B,) solo or (M, B) packed, and returns the batch mean, ()
 or (M,): one function serves both layouts with the same ops per member. Pure.
 """
