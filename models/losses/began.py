@@ -1,4 +1,4 @@
-"""BEGAN losses (Berthelot et al. 2017, "BEGAN: Boundary Equilibrium GANs", eq. 4 and
+"""BEGAN losses (Berthelot et al. 2017, "BEGAN: Boundary Equilibrium GANs",
 section 3.4), on EBGAN's auto-encoder D (appendix C's, batch norm and all).
 
 L(v) = mean |v - Dec(Enc(v))| per sample (the L1 error, eta = 1);

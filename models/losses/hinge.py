@@ -1,5 +1,5 @@
 """Hinge losses (Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018, "Spectral
-Normalization for GANs", eq. 16-17), on a scalar-output D whose last layer is linear.
+Normalization for GANs", section 4), on a scalar-output D whose last layer is linear.
 
 Every function takes D's outputs with the batch on the last axis, (B,) solo or (M, B)
 packed, and returns the batch mean, () or (M,): one function serves both layouts with
