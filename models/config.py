@@ -1,7 +1,7 @@
 """One configuration of the grid, typed: everything that decides how it trains.
 
 Zhao, Mathieu & LeCun, ICLR 2017, Table 1: a trial of the MNIST grid is a model (GAN or
-EBGAN), the four shape axes, dropout in D, the two optimisers and the learning rate; the
+EBGAN; or one of the other losses of SPEC "Other GAN losses"), the four shape axes, dropout in D, the two optimisers and the learning rate; the
 settings the paper does not sweep (margin m = 10, the pulling-away weight, z size, ...)
 and the budget complete it. :class:`TrialConfig` owns their defaults and checks, builds
 from the sweep file's rows and from Optuna's flat dicts alike, and gives the stable key
@@ -16,21 +16,26 @@ from typing import Any, Callable, Mapping
 
 from models.checks import Invalid, boolean, integer, number, one_of, optional, string
 from models.errors import UserError
+from models.losses.specs import MODELS, SPECS, not_applying, owner
 
-MODELS = ("gan", "ebgan")
 OPTIMIZERS = ("adam", "sgd")
 TABLE1_AXES = ("nLayerG", "nLayerD", "sizeG", "sizeD", "dropoutD", "optimD", "optimG", "lr")
 SHAPE_AXES = ("model", "nLayerG", "nLayerD", "sizeG", "sizeD", "z_dim")
 BUDGET_KEYS = ("epochs", "iterations", "batch_size")
 # What configurations of one shape group share (TrialConfig.shape_group): the unit the
 # sweep hands out, and the sampling unit of the report's partial-grid estimate.
-SHAPE_GROUP_KEYS = (*SHAPE_AXES, "seed", *BUDGET_KEYS)
+# n_critic too: it sets how many batches an iteration draws from the shared stream.
+SHAPE_GROUP_KEYS = (*SHAPE_AXES, "n_critic", "seed", *BUDGET_KEYS)
 # Figure 2's groups: label -> the sweep family whose trials it shows (EBGAN-PT is not one).
 FIGURE2_GROUPS = {"EBGAN": "ebgan", "GAN": "gan"}
 
 # A setting that configurations written by earlier versions carried with this value: it
 # stays in the key's canonical form so their keys do not change (see TrialConfig.key).
 LEGACY_KEY_FIELDS: dict[str, Any] = {"inject_error": False}
+# Settings added after keys were first written: left out of the key's canonical form
+# while they hold their default, so no earlier configuration's key changes. A setting
+# added from now on goes here too (docs/adding-a-loss.md).
+KEY_OMITTED_AT_DEFAULT = ("gp_weight", "n_critic", "gamma", "lambda_k")
 
 
 class TrialConfigError(UserError, ValueError):
@@ -42,7 +47,7 @@ class TrialConfig:
     """The settings of one trial. Field names are those of sweep.yaml and the results table."""
 
     family: str               # the sweep family it belongs to (ebgan, gan, ebgan_pt, ...)
-    model: str                # gan | ebgan
+    model: str                # gan | ebgan | lsgan | wgan_gp | hinge | began (models.losses)
     nLayerG: int              # weight layers in G (Table 1: 2-5)
     nLayerD: int              # weight layers in D; EBGAN: encoder nLayerD - 1, decoder 1
     sizeG: int                # units per hidden layer of G
@@ -61,6 +66,11 @@ class TrialConfig:
     epochs: int = 20          # passes over the training set
     iterations: int | None = None  # overrides epochs when set
     batch_size: int = 64
+    # Settings of one model each (models.losses.specs); the others ignore them.
+    gp_weight: float = 10.0   # WGAN-GP: gradient penalty weight lambda (its paper: 10)
+    n_critic: int = 5         # WGAN-GP: critic steps per G step (its paper: 5)
+    gamma: float = 0.5        # BEGAN: diversity ratio E[L(G(z))] / E[L(x)] aimed at
+    lambda_k: float = 0.001   # BEGAN: learning rate of k_t
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -105,9 +115,13 @@ class TrialConfig:
 
         The first 16 hex digits of the SHA-256 of the compact, key-sorted JSON of the
         settings. ``inject_error: false`` stays in that JSON: every configuration written
-        before it stopped being a setting carried it, and their keys must not change.
+        before it stopped being a setting carried it, and their keys must not change. The
+        settings of KEY_OMITTED_AT_DEFAULT leave it while at their default, for the same
+        reason (they did not exist when those keys were written).
         """
-        return trial_key({**self.to_dict(), **LEGACY_KEY_FIELDS})
+        values = {k: v for k, v in self.to_dict().items()
+                  if not (k in KEY_OMITTED_AT_DEFAULT and v == FIELD_DEFAULTS[k])}
+        return trial_key({**values, **LEGACY_KEY_FIELDS})
 
     @property
     def shape_group(self) -> tuple:
@@ -129,6 +143,8 @@ class TrialConfig:
                 f"lr={self.lr:g}")
         if self.model == "ebgan":
             text += f" m={self.margin:g}" + (f" PT={self.pt_weight:g}" if self.pt_weight else "")
+        elif SPECS[self.model].settings:
+            text += "".join(f" {k}={getattr(self, k):g}" for k in SPECS[self.model].settings)
         return text
 
 
@@ -148,11 +164,25 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "z_dim": integer(1), "dropout": number(0.0, 1.0), "beta1": number(0.0, 1.0),
     "beta2": number(0.0, 1.0), "seed": integer(0), "epochs": integer(1),
     "iterations": optional(integer(1)), "batch_size": integer(2),
+    "gp_weight": number(0.0, hi_open=False), "n_critic": integer(1),
+    "gamma": number(0.0, 1.0, lo_open=True, hi_open=False),
+    "lambda_k": number(0.0, 1.0, hi_open=False),
 }
+FIELD_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrialConfig)
+                                  if f.default is not MISSING}
 # The settings a sweep file may turn into an axis of a family.
-AXIS_KEYS = (*TABLE1_AXES, "margin", "pt_weight", "z_dim", "dropout", "beta1", "beta2")
+AXIS_KEYS = (*TABLE1_AXES, "margin", "pt_weight", "z_dim", "dropout", "beta1", "beta2",
+             "gp_weight", "n_critic", "gamma", "lambda_k")
 # Those of them the sweep file's `defaults:` section sets for every family.
-DEFAULT_KEYS = ("margin", "pt_weight", "z_dim", "dropout", "beta1", "beta2")
+DEFAULT_KEYS = ("margin", "pt_weight", "z_dim", "dropout", "beta1", "beta2",
+                "gp_weight", "n_critic", "gamma", "lambda_k")
+
+
+def check_applies(model: str, setting: str) -> None:
+    """Refuse (Invalid) a model-specific setting that does not belong to ``model``: an
+    axis or an explicit setting of a family of that model would have no effect."""
+    if setting in not_applying(model):
+        raise Invalid(f"does not apply to model {model} (it is a setting of {owner(setting)})")
 
 
 def coerce(config: TrialConfig | Mapping[str, Any]) -> TrialConfig:

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from models.config import TrialConfig, coerce
+from models.losses.specs import SPECS
 from models.member_log import MemberLog
 from models.streams import BatchStream
 
@@ -93,8 +94,9 @@ class TrainLoop:
         self.total = planned_iterations(first, len(self.data), iterations)
         self.report_every = max(1, int(report_every))
         self.stream = BatchStream(first.seed, len(self.data), first.batch_size, first.z_dim)
-        self.quantities = ("loss_d", "loss_g") + (("energy_real", "energy_fake")
-                                                  if first.model == "ebgan" else ())
+        spec = SPECS[first.model]
+        self.quantities = ("loss_d", "loss_g") + spec.quantities
+        self.d_steps = spec.d_steps_of(first)  # batches per iteration: one per D step
         self.logs = [MemberLog(len(self.quantities)) for _ in range(members)]
         self.iteration = 0
         self.attempts, self.iterations_run = [0], 0
@@ -156,6 +158,14 @@ class TrainLoop:
         return [{q: v for q, v in log.curve[-1].items() if q != "iteration"} for log in self.logs]
 
     # --- the loop -----------------------------------------------------------------------
+    def _next_batches(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One iteration's batches: (B,), (B, z_dim) for one D step per G step, else
+        ``d_steps`` consecutive draws of the stream stacked, (S, B), (S, B, z_dim)."""
+        if self.d_steps == 1:
+            return self.stream.next()
+        draws = [self.stream.next() for _ in range(self.d_steps)]
+        return torch.stack([i for i, _ in draws]), torch.stack([z for _, z in draws])
+
     def run(self, until: int | None = None, *, progress: Progress | None = None,
             on_iteration: Callable[[int], None] | None = None) -> None:
         """Train up to iteration ``until`` (default: the budget), or until every
@@ -171,7 +181,7 @@ class TrainLoop:
         step = self._stepper()
         loop_start = time.perf_counter()
         while self.iteration < stop and not self.diverged:
-            idx, z = self.stream.next()
+            idx, z = self._next_batches()
             self.iteration += 1
             self.iterations_run += 1
             it = self.iteration

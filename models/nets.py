@@ -4,7 +4,9 @@ Zhao, Mathieu & LeCun, "Energy-based Generative Adversarial Networks", ICLR 2017
 section 4.1 and appendix C: ReLU between layers, batch normalization after each weight
 layer except the generator's output and the discriminator's input, G ends in Tanh,
 weights of D ~ N(0, 0.002) and of G ~ N(0, 0.02), biases 0. Project choice (SPEC.md):
-no batch norm on any output layer (GAN logit, EBGAN reconstruction).
+no batch norm on any output layer (GAN logit, EBGAN reconstruction). Which D a model
+trains (one output per sample, or the auto-encoder) and whether its hidden layers have
+batch norm (not WGAN-GP's critic) is the model's ``models.losses.specs.ModelSpec``.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import torch
 from torch import nn
 
 from models.config import TrialConfig, coerce
+from models.losses.specs import MODELS, SPECS
 
 IMAGE_DIM = 1024  # MNIST padded to 32x32, flattened
 G_INIT_STD = 0.02
@@ -71,20 +74,24 @@ def generator_shapes(n_layers: int, size: int, z_dim: int = 100) -> list[LayerSh
     return [*hidden, LayerShape(size, IMAGE_DIM, False, False)]
 
 
-def encoder_shapes(n_weight_layers: int, size: int) -> list[LayerShape]:
+def encoder_shapes(n_weight_layers: int, size: int, batch_norm: bool = True
+                   ) -> list[LayerShape]:
     """1024 -> size x n_weight_layers; no batch norm on the input layer (appendix C)."""
-    return [LayerShape(IMAGE_DIM if i == 0 else size, size, True, i > 0)
+    return [LayerShape(IMAGE_DIM if i == 0 else size, size, True, batch_norm and i > 0)
             for i in range(n_weight_layers)]
 
 
 def discriminator_shapes(model: str, n_layers: int, size: int) -> list[LayerShape]:
-    """GAN D: encoder + 1 logit; EBGAN D: encoder (n_layers - 1 layers) + decoder -> 1024."""
+    """Scalar D (GAN logit, LSGAN/hinge/WGAN-GP output): encoder + 1 output; auto-encoder
+    D (EBGAN, BEGAN): encoder (n_layers - 1 layers) + decoder -> 1024."""
     if n_layers < 2:
         raise ValueError(f"the discriminator needs >= 2 weight layers, got {n_layers}")
-    out = {"gan": 1, "ebgan": IMAGE_DIM}.get(model)
-    if out is None:
-        raise ValueError(f"config key 'model': expected 'gan' or 'ebgan', got {model!r}")
-    return [*encoder_shapes(n_layers - 1, size), LayerShape(size, out, False, False)]
+    spec = SPECS.get(model)
+    if spec is None:
+        raise ValueError(f"config key 'model': expected one of {', '.join(MODELS)}, got {model!r}")
+    out = 1 if spec.d_net == "scalar" else IMAGE_DIM
+    return [*encoder_shapes(n_layers - 1, size, spec.d_batch_norm),
+            LayerShape(size, out, False, False)]
 
 
 def parameter_count(config: TrialConfig | Mapping) -> int:
@@ -142,12 +149,13 @@ def _encoder(shapes: list[LayerShape], dropout: float) -> nn.Sequential:
 
 
 class GanDiscriminator(nn.Module):
-    """Binary GAN discriminator: 1024 -> size x (n_layers - 1) -> 1 logit."""
+    """Scalar-output D: 1024 -> size x (n_layers - 1) -> 1 (the GAN logit; the linear
+    output of LSGAN, hinge and the WGAN-GP critic). ``model`` picks batch norm or not."""
 
     def __init__(self, n_layers: int, size: int, dropout: float = 0.0,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, model: str = "gan") -> None:
         super().__init__()
-        *encoder, head = discriminator_shapes("gan", n_layers, size)
+        *encoder, head = discriminator_shapes(model, n_layers, size)
         self.features = _encoder(encoder, dropout)
         self.head = nn.Linear(head.d_in, head.d_out)
         _init_linear(self, D_INIT_STD, generator)
@@ -166,9 +174,9 @@ class AutoEncoderDiscriminator(nn.Module):
     """
 
     def __init__(self, n_layers: int, size: int, dropout: float = 0.0,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, model: str = "ebgan") -> None:
         super().__init__()
-        *encoder_shape, decoder = discriminator_shapes("ebgan", n_layers, size)
+        *encoder_shape, decoder = discriminator_shapes(model, n_layers, size)
         encoder = _encoder(encoder_shape, dropout)
         if dropout > 0.0:
             # Keep the last dropout apart so the code can be read before it.
@@ -191,10 +199,8 @@ def build_networks(config: TrialConfig | Mapping, generator: torch.Generator | N
     c = coerce(config)
     dropout = c.dropout if c.dropoutD else 0.0
     G = Generator(c.nLayerG, c.sizeG, c.z_dim, generator)
-    if c.model == "gan":
-        D: nn.Module = GanDiscriminator(c.nLayerD, c.sizeD, dropout, generator)
-    else:
-        D = AutoEncoderDiscriminator(c.nLayerD, c.sizeD, dropout, generator)
+    D_class = GanDiscriminator if SPECS[c.model].d_net == "scalar" else AutoEncoderDiscriminator
+    D: nn.Module = D_class(c.nLayerD, c.sizeD, dropout, generator, model=c.model)
     return G, D
 
 

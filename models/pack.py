@@ -1,8 +1,9 @@
 """Train a pack: several configurations of one shape group in one process (SPEC "Packs").
 
 Members share the batches, z and initial weights (``models.streams``); their networks
-are stacked (``models.packed_nets``), their losses computed per member
-(``models.packed_losses``) and summed, so each member receives exactly its own gradient,
+are stacked (``models.packed_nets``), their losses computed per member (the model's
+packed ``models.losses.base.Loss``, which also holds every per-member loss setting and
+state) and summed, so each member receives exactly its own gradient,
 and each keeps its optimiser (``models.packed_optim``), batch-norm statistics, dropout
 stream and divergence. :class:`PackTrainer` is the packed layout of the loop
 ``models.train.Trainer`` also runs (``models.loop``) and gives every member the result of
@@ -18,8 +19,8 @@ from typing import Any
 
 import torch
 
-from models import packed_losses as L
 from models.config import TrialConfig
+from models.losses import loss_entry
 from models.loop import TrainLoop, TrainResult
 from models.pack_plan import check_pack
 from models.packed_nets import build_packed_networks, extract_member, solo_networks
@@ -55,58 +56,52 @@ class PackTrainer(TrainLoop):
         hyper = ([x.lr for x in cs], [x.beta1 for x in cs], [x.beta2 for x in cs])
         self.opt_g = PackedOptimizer(list(self.G.parameters()), [x.optimG for x in cs], *hyper)
         self.opt_d = PackedOptimizer(list(self.D.parameters()), [x.optimD for x in cs], *hyper)
-        vec = lambda v: torch.tensor(v, dtype=torch.float64).to(self.device, dtype)  # noqa: E731
-        self.margin = vec([x.margin for x in cs]).view(-1, 1)                      # (M, 1)
-        pt = [k for k, x in enumerate(cs) if x.pt_weight != 0.0]
-        self.pt_members = torch.tensor(pt, dtype=torch.long, device=self.device) if pt else None
-        self.pt_weight = vec([cs[k].pt_weight for k in pt])                        # (P,)
+        # Every per-member loss setting and state (margin, pt_weight, k_t, ...): one object.
+        self.loss = loss_entry(cs[0].model)(cs, packed=True, device=self.device, dtype=dtype)
         self.active = torch.ones(len(cs), dtype=torch.bool, device=self.device)    # (M,)
         # On CPU losses are read every iteration, so the host knows when masking starts;
         # elsewhere the device-side mask is always applied.
         self._masked = self.device.type != "cpu"
-        self.cuda_graph = bool(cuda_graph) and self.device.type == "cuda"
+        # Not for a loss drawing host randomness in its step (WGAN-GP's eps), nor for
+        # several D steps an iteration: the graph prepares one optimiser step per replay.
+        self.cuda_graph = (bool(cuda_graph) and self.device.type == "cuda"
+                           and self.loss.cuda_graph_ok and self.d_steps == 1)
         self._graph: Any = None
         self._warm = 0
 
     # --- one iteration ------------------------------------------------------------------
     def _step(self, idx: torch.Tensor, z: torch.Tensor, prepare: bool = True) -> torch.Tensor:
-        G, D = self.G, self.D
+        G, D, loss, S = self.G, self.D, self.loss, self.d_steps
         mask = self.active if self._masked else None
         G.member_mask = D.member_mask = mask
-        x = self.data[idx.to(self.device, non_blocking=True)]           # (B, 1024) shared
-        z = z.to(self.device, self.data.dtype, non_blocking=True)      # (B, z_dim) shared
-        fake = G(z)                                                     # (M, B, 1024)
-
-        # D step on a detached copy: this loss must not move G.
-        fake_d = fake.detach()
-        if self.configs[0].model == "gan":
-            loss_d = L.gan_d_loss(D(x), D(fake_d))                      # (M,)
-            extra: tuple[torch.Tensor, ...] = ()
-        else:
-            recon_real, _ = D(x)                                        # (M, B, 1024)
-            recon_fake, _ = D(fake_d)
-            e_real, e_fake = L.energy(x, recon_real), L.energy(fake_d, recon_fake)  # (M, B)
-            loss_d = L.ebgan_d_loss(e_real, e_fake, self.margin)
-            extra = (e_real.detach().mean(1), e_fake.detach().mean(1))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.sum().backward()        # d(sum)/d(loss_k) = 1: member k gets its own gradient
-        if prepare:
-            self.opt_d.prepare()
-        self.opt_d.apply(mask)
+        idx = idx.to(self.device, non_blocking=True)                   # (B,) or (S, B)
+        z = z.to(self.device, self.data.dtype, non_blocking=True)      # shared by members
+        for s in range(S):
+            x = self.data[idx if S == 1 else idx[s]]                    # (B, 1024) shared
+            z_s = z if S == 1 else z[s]
+            if s == S - 1:
+                fake = G(z_s)                                           # (M, B, 1024)
+                fake_d = fake.detach()   # the D step must not move G
+            else:
+                with torch.no_grad():
+                    fake_d = G(z_s)
+            loss_d = loss.d_loss(D, x, fake_d)                          # (M,)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.sum().backward()    # d(sum)/d(loss_k) = 1: member k gets its own gradient
+            if prepare:
+                self.opt_d.prepare()
+            self.opt_d.apply(mask)
 
         # G step through the updated D; D's weight gradients are not needed here.
         D.requires_grad_(False)
-        if self.configs[0].model == "gan":
-            loss_g = L.gan_g_loss(D(fake))
-        else:
-            recon, code = D(fake)
-            loss_g = L.ebgan_g_loss(L.energy(fake, recon), code, self.pt_weight, self.pt_members)
+        loss_g = loss.g_loss(D, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.sum().backward()
         if prepare:
             self.opt_g.prepare()
         self.opt_g.apply(mask)
         D.requires_grad_(True)
+        extra = loss.end_step(mask)
         values = torch.stack([loss_d.detach(), loss_g.detach(), *extra], dim=1)   # (M, Q)
         self.active &= torch.isfinite(values[:, 0]) & torch.isfinite(values[:, 1])
         return values
@@ -150,8 +145,8 @@ class PackTrainer(TrainLoop):
         in training mode on the training device."""
         G, D = solo_networks(self.configs[k], self.device, self.data.dtype)
         n = self.member_iterations(k)
-        # G runs one training forward an iteration, D three: real, fake (D step), fake (G step).
-        return extract_member(self.G, k, G, n), extract_member(self.D, k, D, 3 * n)
+        g, d = self.loss.forwards  # training forwards per iteration (batch norm counts them)
+        return extract_member(self.G, k, G, g * n), extract_member(self.D, k, D, d * n)
 
     def curve(self, k: int) -> list[dict[str, float]]:
         return self.logs[k].curve
@@ -172,7 +167,7 @@ class PackTrainer(TrainLoop):
     def _layout_state(self) -> dict[str, Any]:
         return {"dropout_rngs": [g.get_state() for g in self.dropout_rngs],
                 "active": self.active.cpu().clone(), "masked": self._masked,
-                "logs": [b.state() for b in self.logs]}
+                "logs": [b.state() for b in self.logs], "loss": self.loss.state_dict()}
 
     def _load_layout_state(self, state: dict[str, Any]) -> None:
         for g, s in zip(self.dropout_rngs, state["dropout_rngs"], strict=True):
@@ -181,6 +176,7 @@ class PackTrainer(TrainLoop):
         self._masked = self._masked or bool(state["masked"])
         for b, s in zip(self.logs, state["logs"], strict=True):
             b.load(s)
+        self.loss.load_state_dict(state.get("loss", {}))  # format 1 before it: GAN/EBGAN
 
     def member_state_dict(self, k: int) -> dict[str, Any]:
         """Member ``k`` as a solo Trainer state (models.train), e.g. to finish it alone.
@@ -191,7 +187,7 @@ class PackTrainer(TrainLoop):
         c, b, n = self.configs[k], self.logs[k], self.member_iterations(k)
         G, D = self.member_networks(k)
         opt_g = self.opt_g.member_optimizer(k, list(G.parameters()), n)
-        opt_d = self.opt_d.member_optimizer(k, list(D.parameters()), n)
+        opt_d = self.opt_d.member_optimizer(k, list(D.parameters()), n * self.d_steps)
         rates = self.D.dropout_rates
         rate = c.dropout if c.dropoutD else 0.0
         rng = (self.dropout_rngs[rates.index(rate)].get_state() if rate in rates else
@@ -200,4 +196,4 @@ class PackTrainer(TrainLoop):
                 "iteration": n, "total": self.total, "G": G.state_dict(), "D": D.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "stream": self.stream.state_dict(), "dropout_rng": rng,
-                **b.state(), "attempts": list(self.attempts)}
+                **b.state(), "attempts": list(self.attempts), "loss": self.loss.member_state(k)}

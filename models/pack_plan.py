@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from models.config import BUDGET_KEYS, SHAPE_AXES, TrialConfig, coerce
+from models.config import SHAPE_GROUP_KEYS, TrialConfig, coerce
 from models.gpu_choices import AUTO_GPU_PACK
 from models.nets import discriminator_shapes, generator_shapes, parameter_count
 
@@ -30,7 +30,7 @@ def check_pack(configs: Sequence[TrialConfig | Mapping]) -> list[TrialConfig]:
     cs = [coerce(c) for c in configs]
     if not cs:
         raise ValueError("a pack needs at least one configuration")
-    names = (*SHAPE_AXES, "seed", *BUDGET_KEYS)
+    names = SHAPE_GROUP_KEYS
     differ = [n for n in names if len({getattr(c, n) for c in cs}) > 1]
     if differ:
         values = {n: sorted({str(getattr(c, n)) for c in cs}) for n in differ}

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.config import TrialConfig
+from models.losses.specs import SPECS
 from models.nets import (LayerShape, build_networks, discriminator_shapes,
                          generator_shapes)
 from models.streams import init_seed
@@ -177,11 +178,12 @@ class PackedGenerator(_PackedNet):
 
 
 class PackedGanDiscriminator(_PackedNet):
-    """M binary discriminators: (B, 1024) shared or (M, B, 1024) -> (M, B) logits."""
+    """M scalar-output discriminators (``models.nets.GanDiscriminator``): (B, 1024) shared
+    or (M, B, 1024) -> (M, B) outputs."""
 
     def __init__(self, members: int, n_layers: int, size: int,
-                 dropout: Sequence[float] = ()) -> None:
-        super().__init__(members, discriminator_shapes("gan", n_layers, size), dropout)
+                 dropout: Sequence[float] = (), model: str = "gan") -> None:
+        super().__init__(members, discriminator_shapes(model, n_layers, size), dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, h = self._encode(x)
@@ -196,8 +198,8 @@ class PackedAutoEncoderDiscriminator(_PackedNet):
     """
 
     def __init__(self, members: int, n_layers: int, size: int,
-                 dropout: Sequence[float] = ()) -> None:
-        super().__init__(members, discriminator_shapes("ebgan", n_layers, size), dropout)
+                 dropout: Sequence[float] = (), model: str = "ebgan") -> None:
+        super().__init__(members, discriminator_shapes(model, n_layers, size), dropout)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         code, h = self._encode(x)
@@ -271,8 +273,9 @@ def build_packed_networks(configs: Sequence[TrialConfig], device: torch.device |
     M = len(configs)
     rates = [cfg.dropout if cfg.dropoutD else 0.0 for cfg in configs]
     G = PackedGenerator(M, c.nLayerG, c.sizeG, c.z_dim)
-    D_class = PackedGanDiscriminator if c.model == "gan" else PackedAutoEncoderDiscriminator
-    D = D_class(M, c.nLayerD, c.sizeD, rates)
+    scalar = SPECS[c.model].d_net == "scalar"
+    D_class = PackedGanDiscriminator if scalar else PackedAutoEncoderDiscriminator
+    D = D_class(M, c.nLayerD, c.sizeD, rates, model=c.model)
     solo_G, solo_D = build_networks(c, torch.Generator().manual_seed(init_seed(c)))
     for k in range(M):
         load_member(G, k, solo_G)

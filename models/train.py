@@ -1,6 +1,8 @@
-"""Train one GAN or EBGAN of the MNIST grid (Zhao, Mathieu & LeCun, ICLR 2017, section 4.1).
+"""Train one configuration of the MNIST grid (Zhao, Mathieu & LeCun, ICLR 2017, section 4.1).
 
-One D step per G step, batch 64, Adam (betas 0.5, 0.999) or SGD without momentum, the
+Any model of ``models.losses``: the trainer calls the model's loss (``models.losses.base.Loss``)
+and knows no model by name. One D step per G step (WGAN-GP: n_critic, each on its own
+batch; an iteration is one G step), batch 64, Adam (betas 0.5, 0.999) or SGD without momentum, the
 budget in epochs or iterations (SPEC.md, "Training"). The whole training set lives on the
 device as one tensor and batches are gathered by index: no DataLoader, no workers.
 
@@ -20,7 +22,7 @@ import torch
 from models.config import TrialConfig, coerce
 from models.loop import (Progress, TrainLoop, TrainRecord, TrainResult, default_device,
                          planned_iterations)
-from models.losses import ebgan_d_loss, ebgan_g_loss, energy, gan_d_loss, gan_g_loss
+from models.losses import loss_entry
 from models.nets import build_networks, set_dropout_generator
 from models.streams import batch_stream, derive_seed, dropout_seed, init_seed
 
@@ -60,6 +62,7 @@ class Trainer(TrainLoop):
         betas = (c.beta1, c.beta2)
         self.opt_g = _optimizer(c.optimG, self.G.parameters(), c.lr, betas)
         self.opt_d = _optimizer(c.optimD, self.D.parameters(), c.lr, betas)
+        self.loss = loss_entry(c.model)([c], packed=False, device=self.device, dtype=dtype)
 
     # The run's log (models.member_log), under the names the solo trainer always had.
     @property
@@ -73,38 +76,31 @@ class Trainer(TrainLoop):
 
     # --- one iteration ------------------------------------------------------------------
     def _step(self, idx: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        c, G, D = self.config, self.G, self.D
-        x = self.data[idx.to(self.device, non_blocking=True)]           # (B, 1024)
-        z = z.to(self.device, self.data.dtype, non_blocking=True)      # (B, z_dim)
-        fake = G(z)                                                     # (B, 1024)
-
-        # D step on a detached copy: this loss must not move G.
-        fake_d = fake.detach()
-        if c.model == "gan":
-            loss_d = gan_d_loss(D(x), D(fake_d))
-            extra: tuple[torch.Tensor, ...] = ()
-        else:
-            recon_real, _ = D(x)                                        # (B, 1024)
-            recon_fake, _ = D(fake_d)                                   # (B, 1024)
-            e_real, e_fake = energy(x, recon_real), energy(fake_d, recon_fake)  # (B,), (B,)
-            loss_d = ebgan_d_loss(e_real, e_fake, c.margin)
-            extra = (e_real.detach().mean(), e_fake.detach().mean())
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        G, D, loss, S = self.G, self.D, self.loss, self.d_steps
+        idx = idx.to(self.device, non_blocking=True)                   # (B,) or (S, B)
+        z = z.to(self.device, self.data.dtype, non_blocking=True)      # (B, z_dim) or (S, ...)
+        for s in range(S):
+            x = self.data[idx if S == 1 else idx[s]]                    # (B, 1024)
+            z_s = z if S == 1 else z[s]
+            if s == S - 1:
+                fake = G(z_s)                                           # (B, 1024)
+                fake_d = fake.detach()   # the D step must not move G
+            else:
+                with torch.no_grad():
+                    fake_d = G(z_s)
+            loss_d = loss.d_loss(D, x, fake_d)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
 
         # G step through the updated D; D's weight gradients are not needed here.
         D.requires_grad_(False)
-        if c.model == "gan":
-            loss_g = gan_g_loss(D(fake))
-        else:
-            recon, code = D(fake)
-            loss_g = ebgan_g_loss(energy(fake, recon), code, c.pt_weight)
+        loss_g = loss.g_loss(D, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         D.requires_grad_(True)
-        return torch.stack([loss_d.detach(), loss_g.detach(), *extra])  # (Q,)
+        return torch.stack([loss_d.detach(), loss_g.detach(), *loss.end_step()])  # (Q,)
 
     def _report_value(self, rows: list[dict[str, float]]) -> dict[str, float]:
         return rows[0]
@@ -122,11 +118,15 @@ class Trainer(TrainLoop):
     def _layout_state(self) -> dict[str, Any]:
         # The log's keys (window, last, diverged_at, curve, sums, count, reported_at,
         # iterations_run) sit at the top level: STATE_FORMAT 1, as PackTrainer writes a member.
-        return {"dropout_rng": self.dropout_rng.get_state(), **self.logs[0].state()}
+        # "loss": the loss's training state (BEGAN's k_t, WGAN-GP's eps stream); states
+        # written before it existed (GAN, EBGAN) have none and load as they did.
+        return {"dropout_rng": self.dropout_rng.get_state(), **self.logs[0].state(),
+                "loss": self.loss.state_dict()}
 
     def _load_layout_state(self, state: dict[str, Any]) -> None:
         self.dropout_rng.set_state(state["dropout_rng"])
         self.logs[0].load(state)
+        self.loss.load_state_dict(state.get("loss", {}))
 
 
 def train(config: TrialConfig | Mapping, images: torch.Tensor, *, iterations: int | None = None,

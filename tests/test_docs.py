@@ -126,7 +126,7 @@ def test_the_checker_catches_a_moved_module(tmp_path: Path) -> None:
     page.write_text(
         "See [the code](code.md#nowhere), [gone](missing.md), `sweep/run/no_such_module.py`,\n"
         "`models/no_such_*.py`, `models.config.NoSuchThing`, `sweep.no_such.run_sweep`.\n"
-        "Fine: `models/losses.py`, `models/packed_*.py`, `models.config.TrialConfig`,\n"
+        "Fine: `models/losses/gan.py`, `models/packed_*.py`, `models.config.TrialConfig`,\n"
         "[ok](code.md), `results/table1/trials.parquet`, https://example.org/models/x.py\n",
         encoding="utf-8",
     )

@@ -18,7 +18,7 @@ import yaml
 from models.checks import (Invalid, auto_or, duration, integer, list_of, number, one_of,
                            optional, string)
 from models.config import (AXIS_KEYS, BUDGET_KEYS, CHECKS, DEFAULT_KEYS, MODELS, TABLE1_AXES,
-                           TrialConfig)
+                           TrialConfig, check_applies)
 from models.errors import UserError
 
 SEARCHES = ("grid", "optuna")
@@ -39,8 +39,10 @@ def _section_of_trial_defaults(name: str, keys: tuple[str, ...]) -> type:
     return make_dataclass(name, spec, frozen=True)
 
 
-# Settings not swept by the paper (margin, pt_weight, z_dim, dropout, beta1, beta2); any
-# of them may become an axis of a family. Fields and defaults: TrialConfig's.
+# Settings not swept by the paper (margin, pt_weight, z_dim, dropout, beta1, beta2, and the
+# other losses' gp_weight, n_critic, gamma, lambda_k); any of them may become an axis of a
+# family (a model-specific one only of its model's families). Fields and defaults:
+# TrialConfig's.
 Defaults = _section_of_trial_defaults("Defaults", DEFAULT_KEYS)
 # epochs (passes over the training set), iterations (overrides epochs), batch_size.
 Budget = _section_of_trial_defaults("Budget", BUDGET_KEYS)
@@ -73,7 +75,7 @@ class Resources:
 @dataclass(frozen=True)
 class Family:
     name: str
-    model: str                 # gan | ebgan
+    model: str                 # gan | ebgan | lsgan | wgan_gp | hinge | began
     axes: dict[str, Any]       # axis -> tuple of values (grid) or {kind: args} (optuna)
     search: str = "grid"       # grid | optuna
     trials: int | None = None  # number of Optuna trials per seed
@@ -97,6 +99,7 @@ class SweepConfig:
     resources: Resources
     storage: str | None
     families: tuple[Family, ...]
+    defaults_given: tuple[str, ...] = ()  # the keys `defaults:` sets explicitly
     report: ReportConfig = ReportConfig()
 
     def family(self, name: str) -> Family:
@@ -192,10 +195,11 @@ def parse_config(raw: Any, path: str = "<sweep>") -> SweepConfig:
     if not isinstance(fams, dict) or not fams:
         raise ld.fail("families", fams, "must be a non-empty mapping of family name -> family")
     families = tuple(_parse_family(ld, str(k), v) for k, v in fams.items())
+    given = tuple(raw.get("defaults") or {})
     report = ld.section(raw, "report", ReportConfig,
                         {"families": _report_families([f.name for f in families])})
     return SweepConfig(name, path, seeds, data, budget, defaults, score, resources, storage,
-                       families, report)
+                       families, given, report)
 
 
 def _report_families(names: list[str]) -> Callable[[Any], tuple[str, ...]]:
@@ -242,6 +246,7 @@ def _parse_family(ld: _Loader, name: str, raw: Any) -> Family:
         key = f"{where}.axes.{axis}"
         if axis not in AXIS_KEYS:
             raise ld.fail(key, values, f"unknown axis; expected one of {', '.join(AXIS_KEYS)}")
+        ld.check(key, values, lambda _: check_applies(model, axis))
         if isinstance(values, dict):
             if search != "optuna":
                 raise ld.fail(key, values, "a distribution needs search: optuna (a grid takes a list)")

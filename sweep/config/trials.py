@@ -1,7 +1,9 @@
 """A SweepConfig -> its trials: every grid point of every family, once per seed.
 
 A trial's settings are the sweep's ``defaults`` and ``budget``, overridden by the family's
-axes, as a :class:`models.config.TrialConfig`. Optuna families are sampled at run time
+axes, as a :class:`models.config.TrialConfig`. A model with Adam betas of its own
+(WGAN-GP: (0.0, 0.9), ``models.losses.specs``) gets them here, for each beta that neither
+``defaults:`` nor the family's axes set. Optuna families are sampled at run time
 (``sweep/run/scheduling/optuna_search.py``) from :func:`base_settings` and the searched axes.
 """
 from __future__ import annotations
@@ -13,13 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from models.config import TrialConfig
+from models.losses.specs import SPECS
 from sweep.config.sweep_file import Family, SweepConfig
 
 
 def base_settings(cfg: SweepConfig, family: Family, seed: int) -> dict[str, Any]:
     """The settings every trial of ``family`` shares before its axes are applied."""
-    return {"family": family.name, "model": family.model, **asdict(cfg.defaults),
-            "seed": seed, **asdict(cfg.budget)}
+    values = {"family": family.name, "model": family.model, **asdict(cfg.defaults),
+              "seed": seed, **asdict(cfg.budget)}
+    betas = SPECS[family.model].betas
+    if betas is not None:
+        for key, value in zip(("beta1", "beta2"), betas):
+            if key not in cfg.defaults_given:
+                values[key] = value
+    return values
 
 
 def grid_trials(cfg: SweepConfig, family: Family) -> list[TrialConfig]:
@@ -44,7 +53,8 @@ def one_trial(cfg: SweepConfig, family_name: str, settings: list[str],
     values are parsed as YAML and checked like the sweep file's."""
     import yaml
 
-    from models.config import TrialConfigError
+    from models.checks import Invalid
+    from models.config import TrialConfigError, check_applies
     from sweep.config.sweep_file import ConfigError
 
     names = [f.name for f in cfg.families]
@@ -62,6 +72,10 @@ def one_trial(cfg: SweepConfig, family_name: str, settings: list[str],
             allowed = sorted((set(values) | set(family.axes)) - {"family", "model"})
             raise ConfigError(f"--set: unknown setting {key!r} (got {item!r}); expected one "
                               f"of {', '.join(allowed)}.")
+        try:
+            check_applies(family.model, key)
+        except Invalid as bad:
+            raise ConfigError(f"--set: {key}: {bad} (got {item!r}).") from None
         overrides[key] = yaml.safe_load(raw)
     for axis, spec in family.axes.items():
         if axis in overrides:

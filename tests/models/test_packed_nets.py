@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models import losses, packed_losses
+from models import losses
+from models.losses import ebgan, gan
 from models.config import TrialConfig
 from models.nets import Generator, build_networks, set_dropout_generator
 from models.packed_nets import (build_packed_networks, extract_member, load_member,
@@ -114,13 +115,13 @@ def test_packed_losses_are_the_solo_losses_per_member():
     lr_, lf = rand(M, B, seed=1) * 3, rand(M, B, seed=2) * 3
     x, recon, S = rand(B, 1024, seed=3), rand(M, B, 1024, seed=4), rand(M, B, 16, seed=5).relu()
     S[1, 3] = 0.0                                          # a dead code: no NaN
-    e_real, e_fake = packed_losses.energy(x, recon), packed_losses.energy(recon, recon.flip(1))
+    e_real, e_fake = ebgan.energy(x, recon), ebgan.energy(recon, recon.flip(1))
     margin = torch.tensor([[10.0], [3.0], [0.5]], dtype=DT)
     pt_w = torch.tensor([0.1, 0.3], dtype=DT)
     pt_members = torch.tensor([0, 2])
-    d_gan, g_gan = packed_losses.gan_d_loss(lr_, lf), packed_losses.gan_g_loss(lf)
-    d_eb = packed_losses.ebgan_d_loss(e_real, e_fake, margin)
-    g_eb = packed_losses.ebgan_g_loss(e_fake, S, pt_w, pt_members)
+    d_gan, g_gan = gan.packed_d_loss(lr_, lf), gan.packed_g_loss(lf)
+    d_eb = ebgan.packed_d_loss(e_real, e_fake, margin)
+    g_eb = ebgan.packed_g_loss(e_fake, S, pt_w, pt_members)
     weights = {0: 0.1, 1: 0.0, 2: 0.3}
     for m in range(M):
         assert torch.equal(d_gan[m], losses.gan_d_loss(lr_[m], lf[m]))
@@ -128,18 +129,18 @@ def test_packed_losses_are_the_solo_losses_per_member():
         assert torch.equal(e_real[m], losses.energy(x, recon[m]))
         assert torch.equal(d_eb[m], losses.ebgan_d_loss(e_real[m], e_fake[m], margin[m].item()))
         assert torch.equal(g_eb[m], losses.ebgan_g_loss(e_fake[m], S[m], weights[m]))
-    assert torch.equal(packed_losses.pulling_away(S)[1], losses.pulling_away(S[1]))
+    assert torch.equal(ebgan.packed_pulling_away(S)[1], losses.pulling_away(S[1]))
     # hand-derived: orthogonal codes 0, identical codes 1
     eye = torch.eye(4, dtype=DT).expand(2, 4, 4)
-    assert packed_losses.pulling_away(eye).tolist() == [0.0, 0.0]
-    assert packed_losses.pulling_away(torch.ones(1, 5, 3, dtype=DT)).item() == pytest.approx(1.0)
+    assert ebgan.packed_pulling_away(eye).tolist() == [0.0, 0.0]
+    assert ebgan.packed_pulling_away(torch.ones(1, 5, 3, dtype=DT)).item() == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        packed_losses.pulling_away(rand(2, 1, 4))
+        ebgan.packed_pulling_away(rand(2, 1, 4))
 
 
 def test_pulling_away_gradient_is_the_solo_gradient():
     S = rand(2, 64, 16, seed=7).relu().requires_grad_()
-    packed_losses.pulling_away(S).sum().backward()
+    ebgan.packed_pulling_away(S).sum().backward()
     for m in range(2):
         s = S[m].detach().clone().requires_grad_()
         losses.pulling_away(s).backward()

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from models.config import TABLE1_AXES, TrialConfig
+from models.config import KEY_OMITTED_AT_DEFAULT, TABLE1_AXES, TrialConfig
 from sweep.config import (ConfigError, budget_text, counts, load_config, parse_config, plan,
                           trials)
 from sweep.config.sweep_file import Defaults
@@ -36,7 +36,8 @@ SWEEP_YAML = REPO / "sweep.yaml"
 
 # Every key a trial carries: identity, Table 1, the defaults, the seed and the budget.
 TRIAL_FIELDS = {"family", "model", *TABLE1_AXES, "margin", "pt_weight", "z_dim", "dropout",
-                "beta1", "beta2", "seed", "epochs", "iterations", "batch_size"}
+                "beta1", "beta2", "seed", "epochs", "iterations", "batch_size",
+                "gp_weight", "n_critic", "gamma", "lambda_k"}
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +67,12 @@ def write(tmp_path: Path, content: dict | str, name: str = "sweep.yaml") -> Path
 
 
 def optuna_family(raw: dict, **axes: Any) -> dict:
-    """A valid Optuna family: the GAN axes, some of them replaced by ``axes``."""
+    """A valid Optuna family: the GAN axes, some of them replaced by ``axes``; an EBGAN
+    family when they search EBGAN's settings (a GAN family refuses them)."""
     fam = copy.deepcopy(raw["families"]["gan"])
     fam.update(search="optuna", trials=8)
+    if {"margin", "pt_weight"} & set(axes):
+        fam["model"] = "ebgan"
     fam["axes"].update(axes)
     return fam
 
@@ -375,7 +379,7 @@ def test_trials_are_flat_dicts_with_every_setting(default_trials):
         "sizeD": 128, "dropoutD": True, "optimD": "adam", "optimG": "adam", "lr": 0.001,
         "margin": 10.0, "pt_weight": 0.0, "z_dim": 100, "dropout": 0.5, "beta1": 0.5,
         "beta2": 0.999, "seed": 0, "epochs": 20, "iterations": None,
-        "batch_size": 64,
+        "batch_size": 64, "gp_weight": 10.0, "n_critic": 5, "gamma": 0.5, "lambda_k": 0.001,
     }
 
 
@@ -405,8 +409,11 @@ def test_trial_key_is_stable(default_trials):
     assert trial_key({**t, "family": "other"}) != trial_key(t)
     # Pinned form (keys of results on disk must not change between versions): sha256 of the
     # compact, key-sorted JSON of the settings plus the retired `inject_error: false`,
-    # first 16 hex digits.
-    canonical = json.dumps({**t, "inject_error": False}, sort_keys=True, separators=(",", ":"))
+    # first 16 hex digits; the settings added for the other losses (gp_weight, n_critic,
+    # gamma, lambda_k) are left out while at their defaults.
+    before = {k: v for k, v in t.items() if k not in KEY_OMITTED_AT_DEFAULT}
+    canonical = json.dumps({**before, "inject_error": False}, sort_keys=True,
+                           separators=(",", ":"))
     assert trial_key(t) == hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -508,18 +515,17 @@ def test_report_families_keep_their_order_and_reach_plan_json(tmp_path, raw):
 
 
 def test_losses_example_compares_six_families_on_one_slice():
-    """examples/losses.yaml: six families with identical axes, all six in the report, GAN
-    last (the baseline). Models other than gan/ebgan need the losses of issue #22: until
-    they are there, this reads the file's report with those families' models set to gan."""
-    from models.config import MODELS
-    raw = yaml.safe_load((REPO / "examples" / "losses.yaml").read_text())
-    fams = raw["families"]
-    assert [f["model"] for f in fams.values()] == ["ebgan", "lsgan", "wgan_gp", "hinge",
-                                                     "began", "gan"]
-    assert all(f["axes"] == fams["gan"]["axes"] for f in fams.values())
-    for f in fams.values():
-        f["model"] = f["model"] if f["model"] in MODELS else "gan"
-    cfg = parse_config(raw, "examples/losses.yaml")
+    """examples/losses.yaml: the six models with identical axes and optimisation settings
+    (Adam's betas set for all, so WGAN-GP's own (0, 0.9) do not apply), all six in the
+    report, GAN last (the baseline)."""
+    cfg = load_config(REPO / "examples" / "losses.yaml")
+    assert [(f.name, f.model) for f in cfg.families] == [
+        ("ebgan", "ebgan"), ("lsgan", "lsgan"), ("wgan_gp", "wgan_gp"), ("hinge", "hinge"),
+        ("began", "began"), ("gan", "gan")]
+    assert all(f.axes == cfg.families[0].axes for f in cfg.families)
     assert cfg.report.families == ("ebgan", "lsgan", "wgan_gp", "hinge", "began", "gan")
-    assert counts(cfg) == {f: 2 * 2 * 2 * 2 for f in fams}  # sizeD x optimD x optimG x lr
+    assert counts(cfg) == {f.name: 2 * 2 * 2 * 2 for f in cfg.families}  # sizeD, optimD, optimG, lr
     assert cfg.budget.iterations == 2000 and cfg.data.source == "mnist"
+    betas = {(t.model, t.beta1, t.beta2) for t in trials(cfg)}
+    assert betas == {(m, 0.5, 0.999) for m in ("ebgan", "lsgan", "wgan_gp", "hinge", "began",
+                                                "gan")}
