@@ -62,7 +62,10 @@ def assign_colors(families: list[str] | tuple[str, ...]) -> dict[str, str]:
     """One Okabe-Ito colour per family: EBGAN, GAN, EBGAN-PT their own, the others the
     unused ones in order; past eight families the colours repeat (the analysis figures
     may hold every family of a table; a view never holds more than eight)."""
-    out = {f: COLORS[label(f)] for f in families if label(f) in COLORS}
+    out: dict[str, str] = {}
+    for f in families:  # a fixed colour once only (families "gan" and "GAN" both read GAN)
+        if label(f) in COLORS and COLORS[label(f)] not in out.values():
+            out[f] = COLORS[label(f)]
     free = [c for c in OTHER_COLORS if c not in out.values()]
     for i, f in enumerate(f for f in families if f not in out):
         out[f] = free[i] if i < len(free) else PALETTE[i % len(PALETTE)]

@@ -95,6 +95,9 @@ def test_colours_are_okabe_ito_distinct_and_fixed_for_the_papers_families():
     assert FamilyView(("lsgan", "gan")).colors == {"lsgan": "#D55E00", "gan": "#E69F00"}
     assert FamilyView(("hinge", "ebgan_pt")).colors == {"hinge": "#D55E00",
                                                         "ebgan_pt": "#009E73"}
+    same = FamilyView(("gan", "GAN"))  # two names, one label: each keeps its name, own colour
+    assert same.labels == {"gan": "gan", "GAN": "GAN"}
+    assert same.colors == {"gan": "#E69F00", "GAN": "#D55E00"}
 
 
 @pytest.mark.parametrize("fams, why", [
