@@ -38,7 +38,7 @@ class TrainRecord:
     """What a training run did; plain values, ready for a results table."""
     iterations_done: int
     iterations_planned: int
-    status: str                      # "ok" or "diverged"
+    status: str                      # "ok", "diverged" or "stopped"
     diverged_at: int | None          # first iteration (1-based) with a NaN/inf loss
     final_losses: dict[str, float]   # losses of the last iteration run (non-finite if diverged)
     running_losses: dict[str, float]  # mean over the last <= RUNNING_WINDOW iterations run
@@ -47,6 +47,7 @@ class TrainRecord:
     device: str
     attempts: list[int] = field(default_factory=lambda: [0])  # iteration each attempt started at
     iterations_run: int = 0          # iterations computed over all attempts (>= iterations_done)
+    stopped_at: int | None = None    # the iteration a scheduler stopped it at (TrainLoop.stop)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,8 +113,30 @@ class TrainLoop:
         return all(log.diverged_at is not None for log in self.logs)
 
     @property
+    def finished(self) -> bool:
+        """Every configuration has diverged or been stopped."""
+        return not any(log.running for log in self.logs)
+
+    @property
     def done(self) -> bool:
-        return self.iteration >= self.total or self.diverged
+        return self.iteration >= self.total or self.finished
+
+    def stop(self, k: int) -> None:
+        """Configuration ``k`` stops now, at this iteration (a scheduler's decision): its
+        log takes nothing more and it is frozen. A no-op on a diverged or stopped one."""
+        log = self.logs[k]
+        if not log.running:
+            return
+        self._flush(self.iteration)
+        if not log.running:  # it diverged in the values just read back
+            return
+        if log.count:
+            log.report(self.iteration, self.quantities)   # its curve ends here
+        log.stopped_at = self.iteration
+        self._on_stop(k)
+
+    def _on_stop(self, k: int) -> None:
+        """Called when configuration ``k`` is stopped (a layout freezes it)."""
 
     # --- what a layout supplies ---------------------------------------------------------
     def _step(self, idx: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -140,13 +163,13 @@ class TrainLoop:
         self._pending.clear()
         for offset, row in enumerate(rows):
             for log, values in zip(self.logs, row):
-                if log.diverged_at is None and log.add(first + offset, values):
+                if log.running and log.add(first + offset, values):
                     log.report(first + offset, self.quantities)      # the end of its run
                     self._on_divergence()
 
     def _report(self, it: int, progress: Progress | None) -> None:
         for log in self.logs:
-            if log.diverged_at is None:
+            if log.running:
                 log.report(it, self.quantities)
         self._reported_at = it
         if progress is not None:
@@ -170,7 +193,7 @@ class TrainLoop:
         check_every = 1 if self.device.type == "cpu" else CUDA_CHECK_EVERY
         step = self._stepper()
         loop_start = time.perf_counter()
-        while self.iteration < stop and not self.diverged:
+        while self.iteration < stop and not self.finished:
             idx, z = self.stream.next()
             self.iteration += 1
             self.iterations_run += 1
@@ -196,8 +219,9 @@ class TrainLoop:
 
     # --- results ------------------------------------------------------------------------
     def member_iterations(self, k: int) -> int:
-        """Iterations configuration ``k`` trained: up to its divergence, else the loop's."""
-        return self.logs[k].diverged_at or self.iteration
+        """Iterations configuration ``k`` trained: up to its divergence or stop, else the
+        loop's."""
+        return self.logs[k].diverged_at or self.logs[k].stopped_at or self.iteration
 
     def record(self, k: int = 0) -> TrainRecord:
         """Configuration ``k``'s record; wall time and ms/iteration are the loop's shared by
@@ -208,12 +232,14 @@ class TrainLoop:
         per_member = 1000.0 * self.loop_seconds / max(self.iteration - self.attempts[-1], 1)
         return TrainRecord(
             iterations_done=self.member_iterations(k), iterations_planned=self.total,
-            status="diverged" if b.diverged_at is not None else "ok", diverged_at=b.diverged_at,
+            status=("diverged" if b.diverged_at is not None else
+                    "stopped" if b.stopped_at is not None else "ok"), diverged_at=b.diverged_at,
             final_losses={"loss_d": b.last[0], "loss_g": b.last[1]},
             running_losses={"loss_d": running[0], "loss_g": running[1]},
             wall_time_s=(time.perf_counter() - self.started) / self.members,
             ms_per_iteration=per_member / self.members, device=str(self.device),
-            attempts=list(self.attempts), iterations_run=b.iterations_run)
+            attempts=list(self.attempts), iterations_run=b.iterations_run,
+            stopped_at=b.stopped_at)
 
     # --- checkpoints --------------------------------------------------------------------
     def _identity(self) -> tuple[str, str, Any]:

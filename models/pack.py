@@ -144,6 +144,10 @@ class PackTrainer(TrainLoop):
     def _on_divergence(self) -> None:
         self._masked = True  # from now on the host knows a member must stay frozen
 
+    def _on_stop(self, k: int) -> None:
+        self.active[k] = False
+        self._masked = True
+
     # --- results ------------------------------------------------------------------------
     def member_networks(self, k: int) -> tuple[torch.nn.Module, torch.nn.Module]:
         """Member ``k``'s (G, D) as solo networks (models.nets classes, solo state_dicts),
