@@ -186,3 +186,28 @@ def test_driver_sigkill_keeps_the_rung_results(asha_run, tmp_path, small_classif
     differ = {k for k in after if after[k]["status"] != uninterrupted[k]["status"]}
     print(f"\nSIGKILL after {len(before)} of 16: {recorded} rung results kept; "
           f"{len(differ)} configurations ended differently from the uninterrupted run")
+
+
+def test_an_optuna_family_is_scheduled_alike(tmp_path, small_classifier):
+    import optuna
+
+    from sweep.run.scheduling.optuna_search import storage
+
+    def edit(doc: dict) -> None:
+        fam = doc["families"]["gan"]
+        fam.update(search="optuna", trials=8)
+        fam["axes"]["lr"] = {"loguniform": [0.0001, 0.05]}
+    sweep_file = asha_sweep(tmp_path / "optuna.yaml", small_classifier, edit)
+    results = tmp_path / "results"
+    rc, out = grid(sweep_file, results)
+    assert rc == 0, out[-4000:]
+    entries = ledger_entries(results)
+    assert len(entries) == 8
+    check_entries(entries, set(entries))
+    assert all(rows(e) for e in entries.values())  # every one scored at its first rung
+    study = optuna.load_study(study_name="gan-seed0", storage=storage(results))
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 8
+    # a stopped configuration tells the study 0, as a collapsed generator would
+    stopped = {round(e["lr"], 12) for e in entries.values() if e["status"] == "stopped"}
+    assert all(t.value == 0.0 for t in done if round(t.params["lr"], 12) in stopped)
