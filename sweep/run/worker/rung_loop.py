@@ -36,6 +36,25 @@ class Schedule:
     budget: int                # iterations: the top rung
 
 
+def rung_scorer(unit: Unit, classifier: Any, reference: Any, n_samples: int,
+                device: Any = None) -> Callable[[Any, int], tuple[float | None, float | None]]:
+    """``score(trainer, k)``: (I, FD) of member ``k``'s generator as it is now, on
+    ``n_samples`` samples of the fixed rung noise; (None, None) if it draws NaN pixels."""
+    from evaluator.sampling import score_generator
+
+    def score(trainer: Any, k: int) -> tuple[float | None, float | None]:
+        generator = trainer.G if not unit.is_pack else trainer.member_networks(k)[0]
+        classifier.to(device if device is not None else trainer.device).eval()
+        try:
+            s = score_generator(generator, classifier, z_dim=unit.members[k].z_dim,
+                                n_samples=n_samples, seed=RUNG_SEED, device=device,
+                                reference=reference)
+        except ValueError:  # the generator diverged: no score, the board stops it
+            return None, None
+        return s.score, s.fd
+    return score
+
+
 def call_board(board: Any, method: str, *args: Any) -> Any:
     """``board.method(*args)``, whether the board is a Ray actor (a grid) or an object."""
     fn = getattr(board, method)

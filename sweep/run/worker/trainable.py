@@ -27,7 +27,7 @@ from models.train import default_device
 from sweep.run.records import checkpoints
 from sweep.run.records.results import OBJECTIVE, TrialResult
 from sweep.run.scheduling.units import Unit
-from sweep.run.worker.rung_loop import RUNG_SEED, Rungs, Schedule
+from sweep.run.worker.rung_loop import Rungs, Schedule, rung_scorer
 from sweep.run.worker.unit_runner import (Hooks, Scorer, finish_unit, make_trainer, results_of,
                                           train_unit)
 
@@ -165,18 +165,7 @@ def _rungs(unit: Unit, payload: Payload, scorer: Scorer, device: torch.device,
                                         for m in unit.members):
         return None
 
-    def score(trainer: Any, k: int) -> tuple[float | None, float | None]:
-        from evaluator.sampling import score_generator
-        generator = trainer.G if not unit.is_pack else trainer.member_networks(k)[0]
-        scorer.classifier.to(device).eval()
-        try:
-            s = score_generator(generator, scorer.classifier, z_dim=unit.members[k].z_dim,
-                                n_samples=payload.rung_samples, seed=RUNG_SEED, device=device,
-                                reference=scorer.reference)
-        except ValueError:  # NaN pixels: no score, the board stops it
-            return None, None
-        return s.score, s.fd
-
+    score = rung_scorer(unit, scorer.classifier, scorer.reference, payload.rung_samples, device)
     rungs = Rungs(unit, payload.schedules or {}, payload.board, score)
     if state is not None:
         rungs.load(state.get("rungs"))

@@ -14,14 +14,13 @@ import pytest
 import torch
 
 from evaluator.convnet import ConvNet
-from evaluator.sampling import score_generator
 from models.config import TrialConfig
 from models.data import load_mnist
 from models.train import Trainer
 from sweep.config.scheduler import SchedulerConfig
 from sweep.run.scheduling.rung_board import RungBoard
 from sweep.run.scheduling.units import Unit
-from sweep.run.worker.rung_loop import RUNG_SEED, Rungs, Schedule
+from sweep.run.worker.rung_loop import Rungs, Schedule, rung_scorer
 from sweep.run.worker.unit_runner import (Hooks, Scorer, finish_unit, make_trainer, results_of,
                                           train_unit)
 
@@ -50,17 +49,15 @@ def pack_of_8() -> Unit:
 
 
 class Counted:
-    """Rung scores of the real score function, counting the calls."""
+    """The worker's rung scores (``rung_scorer``, 100 samples), counting the calls."""
 
     def __init__(self, unit: Unit, classifier: ConvNet) -> None:
-        self.unit, self.classifier, self.calls = unit, classifier, []
+        self.score = rung_scorer(unit, classifier, None, 100, torch.device("cpu"))
+        self.calls: list[tuple[int, int]] = []
 
     def __call__(self, trainer, k: int):
         self.calls.append((k, trainer.iteration))
-        g = trainer.G if not self.unit.is_pack else trainer.member_networks(k)[0]
-        s = score_generator(g, self.classifier, z_dim=self.unit.members[k].z_dim,
-                            n_samples=100, seed=RUNG_SEED)
-        return s.score, s.fd
+        return self.score(trainer, k)
 
 
 def rungs_for(unit: Unit, board: RungBoard, score) -> Rungs:
