@@ -40,7 +40,7 @@ from sweep.report.curves import fig5
 from sweep.report.experiment import NO_FD_COLUMN, Experiment, FiguresError, load_experiment
 from sweep.report.fig4_samples import config_lines, fig4, read_samples
 from sweep.report.panels import (FIG2_SUBSETS, Group, Panel, fig2_panels, fig3_panels,
-                                 fig3_settings)
+                                 fig3_settings, stopped_note)
 from sweep.report.style import (COLORS, GAN_FILL, REFERENCE_STYLE, STYLE, Z_BARS, Z_OUTLINE,
                                 Z_REFERENCE, add_caption, new_figure, save)
 from sweep.report.summary import summarize, write_summary
@@ -164,7 +164,7 @@ def fig2(exp: Experiment, bins: np.ndarray | None = None, metric: str = "score",
     bins = shared_bins(exp) if bins is None else bins
     panels = fig2_panels(exp)
     ref = _reference(exp, metric)
-    extra = [x for x in (same_trials_note(panels), BARS_NOTE) if x]
+    extra = [x for x in (same_trials_note(panels), BARS_NOTE, stopped_note(panels[0])) if x]
     if ref is not None and not bins[0] <= ref[1] <= bins[-1]:
         extra.insert(0, f"{ref[0]} {ref[1]:.2f}, off the axis")
         ref = None
@@ -238,7 +238,8 @@ def fig3(exp: Experiment, bins: np.ndarray | None = None) -> Figure:
     fails = ebgan.n - len(ebgan.scores)
     add_caption(fig, exp, f"GANs of each optimization setting (n in each title) vs all "
                 f"{ebgan.n:,} EBGANs" + (f" ({fails:,} failed)" if fails else ""),
-                extra=["I: the paper's modified inception score", BARS_NOTE],
+                extra=[x for x in ("I: the paper's modified inception score", BARS_NOTE,
+                                   stopped_note(fig2_panels(exp)[0])) if x],
                 handles=legend_handles(eb, _reference(exp, "score")))
     return fig
 
