@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             r["histograms"] = bench_histograms(sweep_file, work)
         if "search" in args.only:
             from bench.search import bench_search
-            r["search"] = bench_search(work, log=lambda line: print(line, flush=True))
+            r["search"] = bench_search(work, images, device,
+                                       log=lambda line: print(line, flush=True))
     finally:
         if args.results is None:
             shutil.rmtree(work, ignore_errors=True)

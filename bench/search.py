@@ -17,6 +17,10 @@ the best final FD and I among configurations trained to the budget, and the rank
 best-FD configuration in the full grid (by final FD, 1 = best). The issue's goal: at most a
 quarter of the grid's iterations, with a configuration in the full grid's top 5%.
 
+Also measured (issue #20, item 2): what scoring at the rungs costs the paper's best EBGAN
+(5, 2, 800, 1024) at grace 1,000 and reduction 3 over the paper's budget (20 epochs of
+MNIST), against its training time, one thread as a grid trial gets (goal: under 3%).
+
 Each run's experiment folder and measurement (``bench-search.json``) stay under the bench's
 ``--results`` folder: a rerun reads them instead of training again.
 """
@@ -56,6 +60,10 @@ RUNS = {  # name -> (scheduler on, pack)
     "asha + packs": (True, PACK),
 }
 TIMEOUT_S = 3600
+PAPER_BEST_EBGAN = "paper's best EBGAN (5,2,800,1024)"   # bench.speed.ARCHS
+PAPER_BUDGET = 20 * (60_000 // 64)      # 20 epochs of MNIST at batch 64: 18,740 iterations
+PAPER_GRACE = 1000
+PAPER_RUNG_SAMPLES = 2000               # score.rung_samples' default
 
 
 def configurations() -> int:
@@ -170,14 +178,59 @@ def compare(full: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
             "top_share": rank / len(grid)}
 
 
-def bench_search(work: Path, log=print) -> dict[str, Any]:
-    """The three runs (in ``work``) and their comparison."""
+def rung_cost(images: Any, device: Any, log=print) -> dict[str, Any]:
+    """Seconds of rung scoring (I and FD of PAPER_RUNG_SAMPLES samples, per rung) of the
+    paper's best EBGAN against its training time to PAPER_BUDGET, both on one thread."""
+    import torch
+
+    from bench.report import _ebgan, _ms_per_iteration
+    from bench.speed import ARCHS
+    from evaluator.convnet import ConvNet
+    from evaluator.frechet import feature_statistics
+    from evaluator.sampling import classify_features, score_generator
+    from models.train import Trainer
+    from sweep.config.scheduler import SchedulerConfig, rungs
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        config = _ebgan(ARCHS[PAPER_BEST_EBGAN])
+        ms = _ms_per_iteration(config, images, device)
+        trainer = Trainer(config, images, device=device)
+        trainer.run(until=20)
+        classifier = ConvNet().to(device).eval()   # untrained: the cost is the same
+        _, feats = classify_features(classifier, images[:2000], device=device)
+        reference = feature_statistics(feats.double().numpy())
+        score = lambda: score_generator(trainer.G, classifier, n_samples=PAPER_RUNG_SAMPLES,  # noqa: E731
+                                        device=device, reference=reference)
+        score()
+        seconds = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            score()
+            seconds.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    at = rungs(SchedulerConfig(type="asha", grace=PAPER_GRACE, metric="fd",
+                               reduction=REDUCTION), PAPER_BUDGET)
+    rung_s, train_s = len(at) * sorted(seconds)[1], PAPER_BUDGET * ms / 1e3
+    log(f"  rung scoring of the paper's best EBGAN: {rung_s:.1f} s against {train_s:.0f} s "
+        f"of training ({rung_s / train_s:.2%})")
+    return {"rungs": at, "samples": PAPER_RUNG_SAMPLES, "budget": PAPER_BUDGET,
+            "ms_per_iteration": ms, "score_s": sorted(seconds)[1], "rung_s": rung_s,
+            "train_s": train_s, "share": rung_s / train_s}
+
+
+def bench_search(work: Path, images: Any, device: Any, log=print) -> dict[str, Any]:
+    """The three runs (in ``work``), their comparison, and the cost of rung scoring."""
+    cost = rung_cost(images, device, log)
     classifier = search_classifier(work)
     runs = {name: run_once(name, classifier, work, log) for name in RUNS}
     full = runs["full grid"]
     return {"budget": BUDGET, "grace": GRACE, "reduction": REDUCTION,
             "configurations": configurations(), "score_samples": SCORE_SAMPLES,
-            "rung_samples": RUNG_SAMPLES, "rows": [compare(full, r) for r in runs.values()]}
+            "rung_samples": RUNG_SAMPLES, "rows": [compare(full, r) for r in runs.values()],
+            "rung_cost": cost}
 
 
 def table(r: dict[str, Any]) -> list[str]:
@@ -193,4 +246,10 @@ def table(r: dict[str, Any]) -> list[str]:
                      f"{row['to_budget']:>10}{row['best_fd']:>9.2f}"
                      f"{row['best_fd_score'] or math.nan:>7.2f}{row['best_score'] or math.nan:>8.2f}"
                      f"{row['rank_in_full_grid']:>7} of {row['configurations']}")
+    c = r.get("rung_cost")
+    if c:
+        lines.append(f"rung scoring, paper's best EBGAN, 1 thread: {len(c['rungs'])} rungs "
+                     f"({', '.join(f'{i:,}' for i in c['rungs'])}) x {c['samples']:,} samples = "
+                     f"{c['rung_s']:.1f} s against {c['train_s']:,.0f} s of training to "
+                     f"{c['budget']:,} iterations: {c['share']:.2%} (goal < 3%)")
     return lines
