@@ -139,7 +139,7 @@ def test_extend_adds_only_the_new_configurations(asha_run, tmp_path):
                                  if k in before} == before
 
 
-def test_packs_stop_members_at_their_rung(tmp_path, small_classifier):
+def test_packs_stop_members_at_their_rung(asha_run, tmp_path, small_classifier):
     sweep_file = asha_sweep(tmp_path / "packs.yaml", small_classifier,
                             lambda doc: doc["resources"].update(pack=8))
     rc, out = grid(sweep_file, tmp_path / "results")
@@ -149,6 +149,18 @@ def test_packs_stop_members_at_their_rung(tmp_path, small_classifier):
     check_entries(entries, planned_keys(sweep_file))
     assert any(e["status"] == "stopped" for e in entries.values())
     assert {e["pack_size"] for e in entries.values()} == {8}
+    # a member is its solo run, at every rung and at the end, after the pack stopped others
+    # and compacted (float32 runs: test_packs.py's tolerance)
+    solo = ledger_entries(asha_run[1])
+    both = [k for k in entries if entries[k]["status"] == solo[k]["status"] == "ok"]
+    assert both
+    for k in both:
+        assert entries[k]["score"] == pytest.approx(solo[k]["score"], rel=1e-5)
+        assert entries[k]["fd"] == pytest.approx(solo[k]["fd"], rel=1e-5)
+    for k in entries:
+        shared = min(len(rows(entries[k])), len(rows(solo[k])))
+        for a, b in zip(rows(entries[k])[:shared], rows(solo[k])[:shared]):
+            assert a[0] == b[0] and a[1] == pytest.approx(b[1], rel=1e-5, abs=1e-7), k
 
 
 def test_driver_sigkill_keeps_the_rung_results(asha_run, tmp_path, small_classifier):
