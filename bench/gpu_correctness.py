@@ -109,6 +109,18 @@ def run_correctness(part: Part, budget: Budget, images: torch.Tensor,
               for a, b in zip(second.member_networks(k), pack.member_networks(k)))
     _verdict(part, f"resumed at {half} vs uninterrupted", gap, tol)
 
+    part.need(5)   # a scheduler stops all but member 0 halfway: frozen, then compacted
+    stopped = PackTrainer(cs, images, device=device)
+    stopped.run(until=half)
+    for k in range(1, len(cs)):
+        stopped.stop(k)
+    stopped.run()
+    _verdict(part, f"member 0 after the pack compacted to {stopped.columns} vs solo",
+             _member_gap(stopped, 0, solos[0]), tol)
+    gap = max(state_gap(a.state_dict(), b.state_dict()) for k in range(1, len(cs))
+              for a, b in zip(stopped.member_networks(k), first.member_networks(k)))
+    _verdict(part, f"members stopped at {half} vs the pack at {half}", gap, tol)
+
     if device.type != "cuda":
         part.row({"check": "CUDA graph vs eager", "status": "skipped: needs CUDA"})
         return

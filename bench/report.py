@@ -149,6 +149,10 @@ def tables(r: dict[str, Any]) -> str:
             if isinstance(row, dict):
                 lines.append(f"{n:<58}{row['megabytes']:>7.0f} MB{row['seconds']:>7.2f} s"
                              f"{100 * row['share_at_default_interval']:>8.2f}%")
+    if "search" in r:
+        from bench.search import table as search_table
+        lines += _section("search: ASHA against the full grid (bench/search.py), through the CLI")
+        lines += search_table(r["search"])
     if "smoke" in r:
         s = r["smoke"]
         lines += _section("smoke sweep (examples/smoke.yaml) through the CLI")

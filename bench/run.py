@@ -7,9 +7,11 @@ packing (packed vs one configuration per trial, FLOP/s, projected Table 1 time),
 (Ray Tune getting trials from the searcher, per trial), driver (the real driver on 6,657
 and 99,855 trials: first trial, throughput, Ctrl-C), tune (Ray Tune's cost per trial:
 reused workers, loggers), checkpoints (local and S3), smoke (the smoke sweep end to end),
-histograms (`sweep histograms` on a faked full Table 1 table: bench/histograms.py).
-Writes bench/results.json. About 10 minutes on a 2-core CPU; other processes on the
-machine skew every number (the load average is printed).
+histograms (`sweep histograms` on a faked full Table 1 table: bench/histograms.py), search
+(early stopping against the full grid: 64 small configurations run three times through the
+CLI, bench/search.py). Writes bench/results.json. About 10 minutes on a 2-core CPU without
+`search`, which alone takes about half an hour; other processes on the machine skew every
+number (the load average is printed).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "examples" / "smoke.yaml"
 RESULTS_JSON = Path(__file__).resolve().with_name("results.json")
 SECTIONS = ("training", "scoring", "packing", "handout", "driver", "tune", "checkpoints",
-            "smoke", "histograms")
+            "smoke", "histograms", "search")
 
 
 def bench_classifier(work: Path) -> Path:
@@ -118,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         if "histograms" in args.only:
             from bench.histograms import bench_histograms
             r["histograms"] = bench_histograms(sweep_file, work)
+        if "search" in args.only:
+            from bench.search import bench_search
+            r["search"] = bench_search(work, images, device,
+                                       log=lambda line: print(line, flush=True))
     finally:
         if args.results is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -11,6 +11,10 @@ common part of the state dict. A layout supplies its networks and optimisers and
 A configuration whose loss turns NaN/inf ends its run "diverged" at that iteration: its
 log takes nothing more, its curve ends with the means up to it, and when every
 configuration has diverged the loop stops with a last report. Nothing is raised.
+
+A scheduler may stop a configuration between two ``run`` calls (:meth:`TrainLoop.stop`,
+e.g. at a rung of ASHA): it ends "stopped" at that iteration, its log takes nothing more,
+and when every configuration is diverged or stopped the run is done.
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ class TrainRecord:
     """What a training run did; plain values, ready for a results table."""
     iterations_done: int
     iterations_planned: int
-    status: str                      # "ok" or "diverged"
+    status: str                      # "ok", "diverged" or "stopped"
     diverged_at: int | None          # first iteration (1-based) with a NaN/inf loss
     final_losses: dict[str, float]   # losses of the last iteration run (non-finite if diverged)
     running_losses: dict[str, float]  # mean over the last <= RUNNING_WINDOW iterations run
@@ -48,6 +52,7 @@ class TrainRecord:
     device: str
     attempts: list[int] = field(default_factory=lambda: [0])  # iteration each attempt started at
     iterations_run: int = 0          # iterations computed over all attempts (>= iterations_done)
+    stopped_at: int | None = None    # the iteration a scheduler stopped it at
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +103,9 @@ class TrainLoop:
         self.quantities = ("loss_d", "loss_g") + spec.quantities
         self.d_steps = spec.d_steps_of(first)  # batches per iteration: one per D step
         self.logs = [MemberLog(len(self.quantities)) for _ in range(members)]
+        # The configurations whose losses ``_step`` returns, in its order (a pack drops
+        # the ones it no longer computes: models.pack_compaction).
+        self.columns = list(range(members))
         self.iteration = 0
         self.attempts, self.iterations_run = [0], 0
         self._pending: list[torch.Tensor] = []   # (M, Q) or (Q,) values not yet read back
@@ -114,8 +122,13 @@ class TrainLoop:
         return all(log.diverged_at is not None for log in self.logs)
 
     @property
+    def finished(self) -> bool:
+        """Every configuration has diverged or been stopped."""
+        return not any(log.running for log in self.logs)
+
+    @property
     def done(self) -> bool:
-        return self.iteration >= self.total or self.diverged
+        return self.iteration >= self.total or self.finished
 
     # --- what a layout supplies ---------------------------------------------------------
     def _step(self, idx: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -125,7 +138,10 @@ class TrainLoop:
         return self._step
 
     def _on_divergence(self) -> None:
-        """Called when a configuration's first non-finite loss is read back."""
+        """Called after a read-back that found a configuration's first non-finite loss."""
+
+    def _on_stop(self, k: int) -> None:
+        """Called when configuration ``k`` has been stopped (:meth:`stop`)."""
 
     def _report_value(self, rows: list[dict[str, float]]) -> Any:
         """What ``progress`` receives: one dict of means per configuration."""
@@ -137,25 +153,31 @@ class TrainLoop:
         if not self._pending:
             return
         P = len(self._pending)
-        rows = torch.stack(self._pending).double().cpu().view(P, self.members, -1).tolist()
+        cols = self.columns
+        rows = torch.stack(self._pending).double().cpu().view(P, len(cols), -1).tolist()
         first = upto - P + 1                                             # rows: (P, M, Q)
         self._pending.clear()
+        diverged = False
         for offset, row in enumerate(rows):
-            for log, values in zip(self.logs, row):
-                if log.diverged_at is None and log.add(first + offset, values):
+            for k, values in zip(cols, row):
+                log = self.logs[k]
+                if log.running and log.add(first + offset, values):
                     log.report(first + offset, self.quantities)      # the end of its run
-                    self._on_divergence()
+                    diverged = True
+        if diverged:
+            self._on_divergence()
 
     def _report(self, it: int, progress: Progress | None) -> None:
         for log in self.logs:
-            if log.diverged_at is None:
+            if log.running:
                 log.report(it, self.quantities)
         self._reported_at = it
         if progress is not None:
             progress(it, self._report_value(self._last_rows()))
 
     def _last_rows(self) -> list[dict[str, float]]:
-        return [{q: v for q, v in log.curve[-1].items() if q != "iteration"} for log in self.logs]
+        return [{q: v for q, v in (log.curve[-1] if log.curve else {}).items() if q != "iteration"}
+                for log in self.logs]
 
     # --- the loop -----------------------------------------------------------------------
     def _next_batches(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,7 +191,7 @@ class TrainLoop:
     def run(self, until: int | None = None, *, progress: Progress | None = None,
             on_iteration: Callable[[int], None] | None = None) -> None:
         """Train up to iteration ``until`` (default: the budget), or until every
-        configuration diverged.
+        configuration diverged or was stopped.
 
         Every ``report_every`` iterations (and at the end) each running configuration's
         means since its last report go to its curve, and ``progress(iteration, report)``
@@ -180,7 +202,8 @@ class TrainLoop:
         check_every = 1 if self.device.type == "cpu" else CUDA_CHECK_EVERY
         step = self._stepper()
         loop_start = time.perf_counter()
-        while self.iteration < stop and not self.diverged:
+        finished_before = self.finished
+        while self.iteration < stop and not self.finished:
             idx, z = self._next_batches()
             self.iteration += 1
             self.iterations_run += 1
@@ -189,14 +212,14 @@ class TrainLoop:
             report = it % self.report_every == 0 or it == self.total
             if it % check_every == 0 or report or it == stop:
                 self._flush(it)
-                if self.diverged:
+                if self.finished:
                     break
                 if report:
                     self._report(it, progress)
             if on_iteration is not None:
                 on_iteration(it)
         self._flush(self.iteration)
-        if self.diverged and self._reported_at != self.iteration:
+        if self.finished and not finished_before and self._reported_at != self.iteration:
             self._reported_at = self.iteration       # the end of a diverged run: a last report
             if progress is not None:
                 progress(self.iteration, self._report_value(self._last_rows()))
@@ -204,10 +227,25 @@ class TrainLoop:
             torch.cuda.synchronize(self.device)
         self.loop_seconds += time.perf_counter() - loop_start
 
+    # --- the scheduler's decision -------------------------------------------------------
+    def stop(self, k: int) -> None:
+        """Configuration ``k`` stops now, at ``self.iteration``: its log takes nothing more
+        (its curve ends with the means since its last report), it is frozen, and its record
+        says "stopped" at this iteration. A no-op for one diverged or already stopped."""
+        self._flush(self.iteration)
+        log = self.logs[k]
+        if not log.running:
+            return
+        log.stop(self.iteration, self.quantities)
+        self._on_stop(k)
+
     # --- results ------------------------------------------------------------------------
     def member_iterations(self, k: int) -> int:
-        """Iterations configuration ``k`` trained: up to its divergence, else the loop's."""
-        return self.logs[k].diverged_at or self.iteration
+        """Iterations configuration ``k`` trained: up to its divergence or its stop, else
+        the loop's."""
+        log = self.logs[k]
+        end = log.diverged_at if log.diverged_at is not None else log.stopped_at
+        return self.iteration if end is None else end
 
     def record(self, k: int = 0) -> TrainRecord:
         """Configuration ``k``'s record; wall time and ms/iteration are the loop's shared by
@@ -218,12 +256,14 @@ class TrainLoop:
         per_member = 1000.0 * self.loop_seconds / max(self.iteration - self.attempts[-1], 1)
         return TrainRecord(
             iterations_done=self.member_iterations(k), iterations_planned=self.total,
-            status="diverged" if b.diverged_at is not None else "ok", diverged_at=b.diverged_at,
+            status=("diverged" if b.diverged_at is not None else
+                    "stopped" if b.stopped_at is not None else "ok"), diverged_at=b.diverged_at,
             final_losses={"loss_d": b.last[0], "loss_g": b.last[1]},
             running_losses={"loss_d": running[0], "loss_g": running[1]},
             wall_time_s=(time.perf_counter() - self.started) / self.members,
             ms_per_iteration=per_member / self.members, device=str(self.device),
-            attempts=list(self.attempts), iterations_run=b.iterations_run)
+            attempts=list(self.attempts), iterations_run=b.iterations_run,
+            stopped_at=b.stopped_at)
 
     # --- checkpoints --------------------------------------------------------------------
     def _identity(self) -> tuple[str, str, Any]:

@@ -11,6 +11,10 @@ its solo run: bit-identical on CPU (tests).
 
 A member whose loss turns NaN/inf is recorded diverged at that iteration and frozen from
 then on (weights, moments, running statistics), through a device-side mask: no host sync.
+A member a scheduler stops (``stop(k)``, e.g. at an ASHA rung) is frozen the same way.
+Once at most half of the members in its tensors still run, the pack compacts
+(``models.pack_compaction``): the others leave its tensors, so its cost falls with them,
+and stay available from the host (networks, results, records, solo states).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from typing import Any
 
 import torch
 
+from models import pack_compaction
 from models.config import TrialConfig
 from models.losses import loss_entry
 from models.loop import TrainLoop, TrainResult
@@ -28,7 +33,7 @@ from models.packed_optim import PackedOptimizer
 from models.streams import dropout_seed
 from models.train import Trainer
 
-PACK_STATE_FORMAT = 1
+PACK_STATE_FORMAT = 2   # 2: + the members in the tensors ("columns") and removed ones
 GRAPH_WARMUP = 3  # eager iterations (on a side stream) before a CUDA graph is captured
 
 
@@ -58,6 +63,7 @@ class PackTrainer(TrainLoop):
         self.opt_d = PackedOptimizer(list(self.D.parameters()), [x.optimD for x in cs], *hyper)
         # Every per-member loss setting and state (margin, pt_weight, k_t, ...): one object.
         self.loss = loss_entry(cs[0].model)(cs, packed=True, device=self.device, dtype=dtype)
+        self._removed: dict[int, dict[str, Any]] = {}  # solo states of compacted-out members
         self.active = torch.ones(len(cs), dtype=torch.bool, device=self.device)    # (M,)
         # On CPU losses are read every iteration, so the host knows when masking starts;
         # elsewhere the device-side mask is always applied.
@@ -138,15 +144,29 @@ class PackTrainer(TrainLoop):
 
     def _on_divergence(self) -> None:
         self._masked = True  # from now on the host knows a member must stay frozen
+        self._compact_if_due()
+
+    def _on_stop(self, k: int) -> None:
+        self.active[self.columns.index(k)] = False
+        self._masked = True
+        self._compact_if_due()
+
+    def _compact_if_due(self) -> None:
+        if pack_compaction.due(self):
+            pack_compaction.compact(self)
 
     # --- results ------------------------------------------------------------------------
     def member_networks(self, k: int) -> tuple[torch.nn.Module, torch.nn.Module]:
         """Member ``k``'s (G, D) as solo networks (models.nets classes, solo state_dicts),
         in training mode on the training device."""
         G, D = solo_networks(self.configs[k], self.device, self.data.dtype)
-        n = self.member_iterations(k)
+        if k in self._removed:
+            G.load_state_dict(self._removed[k]["G"])
+            D.load_state_dict(self._removed[k]["D"])
+            return G, D
+        n, at = self.member_iterations(k), self.columns.index(k)
         g, d = self.loss.forwards  # training forwards per iteration (batch norm counts them)
-        return extract_member(self.G, k, G, g * n), extract_member(self.D, k, D, d * n)
+        return extract_member(self.G, at, G, g * n), extract_member(self.D, at, D, d * n)
 
     def curve(self, k: int) -> list[dict[str, float]]:
         return self.logs[k].curve
@@ -167,9 +187,23 @@ class PackTrainer(TrainLoop):
     def _layout_state(self) -> dict[str, Any]:
         return {"dropout_rngs": [g.get_state() for g in self.dropout_rngs],
                 "active": self.active.cpu().clone(), "masked": self._masked,
-                "logs": [b.state() for b in self.logs], "loss": self.loss.state_dict()}
+                "logs": [b.state() for b in self.logs], "loss": self.loss.state_dict(),
+                "columns": list(self.columns), "removed": dict(self._removed)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (format 2, or 1: a pack never compacted); a compacted
+        pack's tensors are first reduced to the members it holds."""
+        if state.get("kind") == self.kind and state.get("format") == 1:
+            state = {**state, "format": PACK_STATE_FORMAT,
+                     "columns": list(range(len(state["keys"]))), "removed": {}}
+        if (state.get("format") == self.state_format and state.get("kind") == self.kind
+                and state["keys"] == self._identity()[2] and state["columns"] != self.columns):
+            self._flush(self.iteration)
+            pack_compaction.keep_members(self, state["columns"], snapshot=False)
+        super().load_state_dict(state)
 
     def _load_layout_state(self, state: dict[str, Any]) -> None:
+        self._removed = dict(state["removed"])
         for g, s in zip(self.dropout_rngs, state["dropout_rngs"], strict=True):
             g.set_state(s)
         self.active.copy_(state["active"])
@@ -182,12 +216,16 @@ class PackTrainer(TrainLoop):
         """Member ``k`` as a solo Trainer state (models.train), e.g. to finish it alone.
 
         Exact for a member still running; a diverged member's state is marked diverged,
-        so a Trainer loaded from it does not train."""
+        so a Trainer loaded from it does not train; so is a stopped one's. A member the
+        pack compacted out: its state kept on the host then (streams at that iteration)."""
         self._flush(self.iteration)
+        if k in self._removed:
+            return {**self._removed[k], "attempts": list(self.attempts)}
         c, b, n = self.configs[k], self.logs[k], self.member_iterations(k)
+        at = self.columns.index(k)
         G, D = self.member_networks(k)
-        opt_g = self.opt_g.member_optimizer(k, list(G.parameters()), n)
-        opt_d = self.opt_d.member_optimizer(k, list(D.parameters()), n * self.d_steps)
+        opt_g = self.opt_g.member_optimizer(at, list(G.parameters()), n)
+        opt_d = self.opt_d.member_optimizer(at, list(D.parameters()), n * self.d_steps)
         rates = self.D.dropout_rates
         rate = c.dropout if c.dropoutD else 0.0
         rng = (self.dropout_rngs[rates.index(rate)].get_state() if rate in rates else
@@ -196,4 +234,4 @@ class PackTrainer(TrainLoop):
                 "iteration": n, "total": self.total, "G": G.state_dict(), "D": D.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "stream": self.stream.state_dict(), "dropout_rng": rng,
-                **b.state(), "attempts": list(self.attempts), "loss": self.loss.member_state(k)}
+                **b.state(), "attempts": list(self.attempts), "loss": self.loss.member_state(at)}

@@ -111,14 +111,23 @@ class _PackedNet(nn.Module):
         # Members whose BN running statistics may change (None: all); set by the trainer
         # so a diverged member stays frozen.
         self.member_mask: torch.Tensor | None = None
-        rates = list(dropout) or [0.0] * members
-        self.dropout_rates = sorted({p for p in rates if p > 0.0})
-        for i, p in enumerate(self.dropout_rates):
-            self.register_buffer(f"drop_select{i}", torch.tensor([r == p for r in rates]),
-                                 persistent=False)
-        self.dropout_all = len(self.dropout_rates) == 1 and all(r > 0.0 for r in rates)
+        self.dropout_rates: list[float] = []
+        self.set_dropout_rates(list(dropout) or [0.0] * members)
         # One generator per rate, each seeded as a solo run's (models.streams.dropout_seed).
         self.dropout_generators: list[torch.Generator | None] = [None] * len(self.dropout_rates)
+
+    def set_dropout_rates(self, rates: Sequence[float]) -> None:
+        """Each member's dropout rate (0: none); the distinct rates, sorted, are
+        ``dropout_rates`` (set ``dropout_generators`` to match)."""
+        for i in range(len(self.dropout_rates)):
+            delattr(self, f"drop_select{i}")
+        self.dropout_rates = sorted({p for p in rates if p > 0.0})
+        device = self.layers[0].weight.device
+        for i, p in enumerate(self.dropout_rates):
+            self.register_buffer(f"drop_select{i}",
+                                 torch.tensor([r == p for r in rates], device=device),
+                                 persistent=False)
+        self.dropout_all = len(self.dropout_rates) == 1 and all(r > 0.0 for r in rates)
 
     def _batch_norm(self, layer: PackedLayer, y: torch.Tensor) -> torch.Tensor:
         M, B, h = y.shape

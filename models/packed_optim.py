@@ -147,6 +147,26 @@ class PackedOptimizer:
                 for t, s in zip(ts, ss, strict=True):
                     t.copy_(s)
 
+    def _adam_slot(self, k: int) -> tuple[int, int]:
+        """(the Adam run holding member ``k``, k's offset in it)."""
+        j, (a, _) = next((j, r) for j, r in enumerate(self.adam_runs) if r[0] <= k < r[1])
+        return j, k - a
+
+    def select(self, members: Sequence[int], params: Sequence[torch.Tensor]) -> PackedOptimizer:
+        """The optimiser of ``members`` (ascending positions) alone, over ``params`` (their
+        slices of this one's parameters, same order), with their moments and step count:
+        each continues exactly as it would have here (``models.pack_compaction``)."""
+        pick = lambda values: [values[m] for m in members]             # noqa: E731
+        new = PackedOptimizer(params, pick(self.kinds), pick(self.lr), pick(self.beta1),
+                              pick(self.beta2))
+        new.steps = self.steps
+        for mine, theirs in ((self.exp_avg, new.exp_avg), (self.exp_avg_sq, new.exp_avg_sq)):
+            for i in range(len(params)):
+                for j, (a, b) in enumerate(new.adam_runs):
+                    slots = [self._adam_slot(m) for m in members[a:b]]
+                    theirs[i][j].copy_(torch.stack([mine[i][r][o] for r, o in slots]))
+        return new
+
     def member_optimizer(self, k: int, params: Sequence[torch.Tensor], steps: int
                          ) -> torch.optim.Optimizer:
         """Member ``k``'s state as the torch optimiser its solo run holds after ``steps``
@@ -154,10 +174,10 @@ class PackedOptimizer:
         if self.kinds[k] == "sgd":
             return torch.optim.SGD(params, lr=self.lr[k], momentum=0.0)
         opt = torch.optim.Adam(params, lr=self.lr[k], betas=(self.beta1[k], self.beta2[k]))
-        j, (a, _) = next((j, r) for j, r in enumerate(self.adam_runs) if r[0] <= k < r[1])
+        j, o = self._adam_slot(k)
         if steps > 0:
             for i, p in enumerate(params):
                 opt.state[p] = {"step": torch.tensor(float(steps)),
-                                "exp_avg": self.exp_avg[i][j][k - a].clone(),
-                                "exp_avg_sq": self.exp_avg_sq[i][j][k - a].clone()}
+                                "exp_avg": self.exp_avg[i][j][o].clone(),
+                                "exp_avg_sq": self.exp_avg_sq[i][j][o].clone()}
         return opt

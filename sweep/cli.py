@@ -47,11 +47,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"  {fam.name} [{fam.model}, {fam.search}]: {info['families'][fam.name]:,} trials")
         for axis, values in info["axes"][fam.name].items():
             print(f"      {axis:<12} {values}")
+    for fam, sched in info.get("schedulers", {}).items():
+        print(_schedule_line(fam, sched))
     print(f"  budget: {budget_text(cfg)}, batch {cfg.budget.batch_size}; "
           f"data: {info['data']['source']}; "
           f"score samples: {info['score_samples']:,}")
     print(f"  total: {info['total']:,}")
     return 0
+
+
+def _schedule_line(family: str, s: dict) -> str:
+    head = (f"  {family}: {s['type']} on {s['metric']} (grace {s['grace']:,}, reduction "
+            f"{s['reduction']:g}" + (f", {s['brackets']} brackets" if (s['brackets'] or 1) > 1 else "")
+            + ")")
+    if s.get("rungs") is None:
+        return head + ": rungs at grace x reduction^k, below the budget (known once the data is)"
+    at = [", ".join(f"{r:,}" for r in rs) or "none" for rs in s["rungs"]]
+    brackets = at[0] if len(at) == 1 else "; ".join(f"bracket {b}: {r}" for b, r in enumerate(at))
+    return (f"{head}: rungs at {brackets} iterations, then the budget ({s['budget']:,}); "
+            f"costs {s['least_iterations']:,} to {s['most_iterations']:,} iterations "
+            f"({s['least_iterations'] / s['most_iterations']:.0%} to 100% of the full grid)")
 
 
 def cmd_train_one(args: argparse.Namespace) -> int:

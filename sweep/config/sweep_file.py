@@ -20,6 +20,7 @@ from models.checks import (Invalid, auto_or, duration, integer, list_of, number,
 from models.config import (AXIS_KEYS, BUDGET_KEYS, CHECKS, DEFAULT_KEYS, MODELS, TABLE1_AXES,
                            TrialConfig, check_applies)
 from models.errors import UserError
+from sweep.config.scheduler import SchedulerConfig, parse_scheduler
 
 SEARCHES = ("grid", "optuna")
 DATA_SOURCES = ("auto", "mnist", "mnist-5k")
@@ -57,6 +58,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class ScoreConfig:
     samples: int = 10000       # generated samples per trial
+    rung_samples: int = 2000   # samples scoring a generator at a scheduler's rungs
     classifier: str = "auto"   # folder of the ConvNet weights + manifest; auto: results/classifier/<source>
 
 
@@ -79,6 +81,7 @@ class Family:
     axes: dict[str, Any]       # axis -> tuple of values (grid) or {kind: args} (optuna)
     search: str = "grid"       # grid | optuna
     trials: int | None = None  # number of Optuna trials per seed
+    scheduler: SchedulerConfig | None = None  # early stopping at rungs; None: full budget
 
 
 @dataclass(frozen=True)
@@ -188,13 +191,14 @@ def parse_config(raw: Any, path: str = "<sweep>") -> SweepConfig:
                       {"source": one_of(DATA_SOURCES), "root": optional(string)})
     budget = ld.section(raw, "budget", Budget, {k: CHECKS[k] for k in BUDGET_KEYS})
     defaults = ld.section(raw, "defaults", Defaults, {k: CHECKS[k] for k in DEFAULT_KEYS})
-    score = ld.section(raw, "score", ScoreConfig, {"samples": integer(2), "classifier": string})
+    score = ld.section(raw, "score", ScoreConfig, {"samples": integer(2), "classifier": string,
+                                                   "rung_samples": integer(2)})
     resources = ld.section(raw, "resources", Resources, RESOURCE_CHECKS)
     storage = ld.check("storage", raw.get("storage"), optional(string))
     fams = raw["families"]
     if not isinstance(fams, dict) or not fams:
         raise ld.fail("families", fams, "must be a non-empty mapping of family name -> family")
-    families = tuple(_parse_family(ld, str(k), v) for k, v in fams.items())
+    families = tuple(_parse_family(ld, str(k), v, budget.iterations) for k, v in fams.items())
     given = tuple(raw.get("defaults") or {})
     report = ld.section(raw, "report", ReportConfig,
                         {"families": _report_families([f.name for f in families])})
@@ -216,10 +220,10 @@ def _report_families(names: list[str]) -> Callable[[Any], tuple[str, ...]]:
     return check
 
 
-FAMILY_KEYS = ("model", "search", "trials", "axes")
+FAMILY_KEYS = ("model", "search", "trials", "axes", "scheduler")
 
 
-def _parse_family(ld: _Loader, name: str, raw: Any) -> Family:
+def _parse_family(ld: _Loader, name: str, raw: Any, budget_iterations: int | None) -> Family:
     where = f"families.{name}"
     if not NAME_PATTERN.match(name):
         raise ld.fail(where, name, "family names must be letters, digits, '_', '.' or '-'")
@@ -256,7 +260,11 @@ def _parse_family(ld: _Loader, name: str, raw: Any) -> Family:
     missing = [a for a in TABLE1_AXES if a not in axes]
     if missing:
         raise ld.fail(f"{where}.axes", sorted(axes), f"is missing the Table 1 axes {', '.join(missing)}")
-    return Family(name, model, axes, search, trials)
+    scheduler = None
+    if raw.get("scheduler") is not None:
+        scheduler = parse_scheduler(raw["scheduler"], f"{where}.scheduler", ld.check, ld.fail,
+                                    budget_iterations)
+    return Family(name, model, axes, search, trials, scheduler)
 
 
 def _parse_distribution(ld: _Loader, key: str, raw: dict, check: Callable) -> dict[str, Any]:

@@ -121,9 +121,31 @@ def budget_text(cfg: SweepConfig) -> str:
     return f"{b.iterations} iterations" if b.iterations else f"{b.epochs} epochs"
 
 
+def schedule(cfg: SweepConfig, family: Family, budget: int | None = None) -> dict[str, Any]:
+    """A scheduled family's rungs (per bracket) and the least and most iterations it can
+    cost, for ``budget`` iterations per configuration (default: the sweep file's, when it
+    gives one; with a budget in epochs the rungs are known once the data is)."""
+    from sweep.config.scheduler import cost_bounds, rungs
+
+    sched = family.scheduler
+    budget = budget or cfg.budget.iterations
+    out: dict[str, Any] = {**sched.to_dict(), "budget": budget}
+    if budget is not None and sched.brackets is not None:
+        n = family_count(cfg, family)
+        least, most = cost_bounds(sched, n, budget)
+        out.update(rungs=[rungs(sched, budget, s) for s in range(sched.brackets)],
+                   least_iterations=least, most_iterations=most)
+    return out
+
+
 def plan(cfg: SweepConfig) -> dict[str, Any]:
     """What ``sweep plan`` prints: counts, axes, budget (JSON-ready; also plan.json)."""
     n = counts(cfg)
+    scheduled = [f for f in cfg.families if f.scheduler is not None]
+    extra: dict[str, Any] = {}
+    if scheduled:  # plans without a scheduler keep their keys (plan.json of old runs)
+        extra = {"schedulers": {f.name: schedule(cfg, f) for f in scheduled},
+                 "rung_samples": cfg.score.rung_samples}
     return {
         "name": cfg.name,
         "families": n,
@@ -137,4 +159,5 @@ def plan(cfg: SweepConfig) -> dict[str, Any]:
         "data": asdict(cfg.data),
         "score_samples": cfg.score.samples,
         "report": {"families": list(cfg.report.families) if cfg.report.families else None},
+        **extra,
     }

@@ -254,7 +254,10 @@ def family_progress(exp: Experiment) -> dict[str, dict[str, Any]]:
         st = t["status"]
         n_planned, _ = planned(exp.plan, fam, {})
         ok, div = int((st == "ok").sum()), int((st == "diverged").sum())
+        stop = int((st == "stopped").sum())
         out[fam] = {"done": len(t), "planned": n_planned, "n_ok": ok, "n_diverged": div,
-                    "n_error": len(t) - ok - div,
+                    "n_error": len(t) - ok - div - stop,
                     "fraction_done": (len(t) / n_planned) if n_planned else None}
+        if stop:
+            out[fam]["n_stopped"] = stop
     return out

@@ -48,7 +48,7 @@ from sweep.report.family_hists import (BARS_NOTE, METRIC, YLABEL, count_lines, f
 from sweep.report.family_view import FamilyView, joined
 from sweep.report.fig4_samples import config_lines, fig4, read_samples
 from sweep.report.panels import (FIG2_SUBSETS, Group, Panel, fig2_panels, fig3_panels,
-                                 fig3_roles, fig3_settings)
+                                 fig3_roles, fig3_settings, stopped_note)
 from sweep.report.style import (COLORS, REFERENCE_STYLE, STYLE, Z_REFERENCE, add_caption,
                                 new_figure, save)
 from sweep.report.summary import summarize, write_summary
@@ -66,7 +66,7 @@ def fig2(exp: Experiment, bins: np.ndarray | None = None, metric: str = "score",
     bins = shared_bins(exp) if bins is None else bins
     panels = fig2_panels(exp)
     ref = reference(exp, metric)
-    extra = [x for x in (same_trials_note(panels), BARS_NOTE) if x]
+    extra = [x for x in (same_trials_note(panels), BARS_NOTE, stopped_note(panels[0])) if x]
     if ref is not None and not bins[0] <= ref[1] <= bins[-1]:
         extra.insert(0, f"{ref[0]} {ref[1]:.2f}, off the axis")
         ref = None
@@ -163,7 +163,8 @@ def fig3(exp: Experiment, bins: np.ndarray | None = None) -> Figure:
         joined([view.label(f) for f in split])
     add_caption(fig, exp, f"{what} of each optimization setting (n in each title)"
                 + (f" vs {joined(vs)}" if vs else ""), families=view.families,
-                extra=["I: the paper's modified inception score", BARS_NOTE],
+                extra=[x for x in ("I: the paper's modified inception score", BARS_NOTE,
+                                   stopped_note(fig2_panels(exp)[0])) if x],
                 handles=legend_handles(view, names, reference(exp, "score")))
     return fig
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sweep.report.analysis.sections import render_analysis
+from sweep.report.early_stopping import render_early_stopping
 from sweep.report.captions import budget_text, classifier_text, data_text, subset_warning
 
 NOISE_PROBES = ("uniform noise", "sparse salt noise 0.05", "sparse salt noise 0.1")
@@ -234,14 +235,20 @@ def render_markdown(s: dict[str, Any]) -> str:
     lines = [*_header(s), "", "## The paper's claim", "", s["claim"], *_estimate(s),
              *_probes(s), "", "## Progress", "",
              "| family | done | planned | ok | diverged | error |", "|---|---:|---:|---:|---:|---:|"]
+    stopped = any(p.get("n_stopped") for p in s["progress"].values())
+    if stopped:  # a scheduler stopped configurations early: their own column
+        lines[-2:] = ["| family | done | planned | ok | diverged | error | stopped early |",
+                      "|---|---:|---:|---:|---:|---:|---:|"]
     for fam, p in s["progress"].items():
         planned_txt = "?" if p["planned"] is None else f"{p['planned']:,}"
         lines.append(f"| {fam} | {p['done']:,} | {planned_txt} | {p['n_ok']:,} | "
-                     f"{p['n_diverged']:,} | {p['n_error']:,} |")
+                     f"{p['n_diverged']:,} | {p['n_error']:,} |"
+                     + (f" {p.get('n_stopped', 0):,} |" if stopped else ""))
     lines += _panel_tables(s, fd)
     if fd and len(_view(s)["families"]) > 1:
         lines += ["", f"FD: lower is better, so a negative {_pair_text(s)} difference favours "
                   f"{_first(s)}."]
+    lines += render_early_stopping(s.get("early_stopping") or {})
     lines += render_analysis(s)
     lines += _best(s)
     if s["notes"]:

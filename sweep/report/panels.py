@@ -13,7 +13,9 @@ whole in every panel, as the reference.
 ``summary.py`` computes its statistics on the same panels, so the pictures and the
 numbers come from the same subsets. A :class:`Group` holds every trial of its subset
 (finished or failed); :attr:`Group.scores` only the scored ones (status ``ok``, finite
-score), as the conventions in ``summary.py`` say.
+score), as the conventions in ``summary.py`` say. Configurations a scheduler stopped early
+(status ``stopped``, sweep.yaml ``scheduler:``) did not train to the budget: a group leaves
+them out and counts them (:attr:`Group.stopped`), and the captions say how many.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ class Group:
     planned: int | None = None    # trials the plan puts in this subset (None: unknown)
     planned_exact: bool = False   # False: `planned` is the family's total, not the subset's
     family_done: int = 0          # trials of the whole family in the table
+    stopped: int = 0              # trials of the subset a scheduler stopped early (left out)
 
     @property
     def scored(self) -> pd.DataFrame:
@@ -63,8 +66,11 @@ class Group:
     def counts(self) -> dict[str, int]:
         st = self.trials["status"]
         ok, div = int((st == "ok").sum()), int((st == "diverged").sum())
-        return {"n": self.n, "n_ok": ok, "n_diverged": div, "n_error": self.n - ok - div,
-                "n_scored": len(self.scores)}
+        out = {"n": self.n, "n_ok": ok, "n_diverged": div, "n_error": self.n - ok - div,
+               "n_scored": len(self.scores)}
+        if self.stopped:
+            out["n_stopped"] = self.stopped
+        return out
 
     def legend(self) -> str:
         """E.g. 'EBGAN (n=512, 3 failed)'."""
@@ -74,6 +80,8 @@ class Group:
             extra.append(f"{c['n_diverged'] + c['n_error']:,} failed")
         if c["n_ok"] > c["n_scored"]:
             extra.append(f"{c['n_ok'] - c['n_scored']:,} unscored")
+        if self.stopped:
+            extra.append(f"{self.stopped:,} stopped early, left out")
         return f"{self.label} (n={self.n:,}{', ' + ', '.join(extra) if extra else ''})"
 
 
@@ -90,7 +98,7 @@ class Panel:
     def progress(self) -> str | None:
         """'1,234 of 6,656 trials done' when the plan says more are coming, else None."""
         groups = [self.groups[k] for k in self.counted or tuple(self.groups)]
-        done = sum(g.n for g in groups)
+        done = sum(g.n + g.stopped for g in groups)
         plans = [g.planned for g in groups]
         if any(p is None for p in plans):
             return None
@@ -117,8 +125,17 @@ def _mask(df: pd.DataFrame, filt: Filter) -> np.ndarray:
 def _group(exp: Experiment, fam: str, filt: Filter) -> Group:
     fam_trials = exp.trials[exp.trials["family"] == fam]
     n_planned, exact = planned(exp.plan, fam, filt)
-    return Group(exp.view.label(fam), fam, fam_trials[_mask(fam_trials, filt)], n_planned,
-                 exact, len(fam_trials))
+    subset = fam_trials[_mask(fam_trials, filt)]
+    stopped = (subset["status"] == "stopped").to_numpy()
+    return Group(exp.view.label(fam), fam, subset[~stopped], n_planned, exact, len(fam_trials),
+                 int(stopped.sum()))
+
+
+def stopped_note(panel: Panel) -> str | None:
+    """The caption's remark on the configurations a scheduler stopped early, if any."""
+    n = sum(g.stopped for g in panel.groups.values())
+    return (f"{n:,} configuration{'s' if n != 1 else ''} stopped early by the family's "
+            "scheduler (not trained to the budget) left out" if n else None)
 
 
 def _at_most(k: int) -> Callable[[Any], bool]:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from sweep.report.early_stopping import early_stopping
 from sweep.report.experiment import Experiment, classifier_sha, family_progress
 from sweep.report.family_view import PAPER_VIEW, FamilyView
 from sweep.report.markdown import fmt_p, render_markdown
@@ -238,6 +239,7 @@ def summarize(exp: Experiment, *, n_resamples: int = 2000, seed: int = 0) -> dic
         "best": best_trials(exp),
         "best_fd": best_trials(exp, by="fd") if fd else None,
         "estimate": est,
+        "early_stopping": early_stopping(exp),
         "estimate_text": sample_sentence(est),
         "claim": claim,
         "notes": list(exp.notes),

@@ -61,8 +61,9 @@ def test_correctness_on_the_cpu_is_bit_identical(rehearsal):
     part = rehearsal["parts"]["correctness"]
     assert part["tolerance"]["value"] == 0.0         # the CPU contract of models/pack.py
     judged = [r for r in part["rows"] if "gap" in r]
-    assert len(judged) == 4 + 2 + 1                  # members, beside a diverged one, resume
+    assert len(judged) == 4 + 2 + 1 + 2   # members, beside a diverged one, resume, stopped
     assert all(r["gap"] == 0.0 and r["verdict"] == "pass" for r in judged)
+    assert any("compacted to [0]" in r["check"] for r in judged)
     diverged = [r for r in part["rows"] if r["check"].startswith("diverging member")]
     assert diverged[0]["verdict"] == "pass" and "stops at 1 (solo: 1)" in diverged[0]["check"]
     assert part["rows"][-1]["status"] == "skipped: needs CUDA"

@@ -138,6 +138,8 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: RunState, *, addres
     data = load_mnist(cfg.data.source, cfg.data.root, flatten=True)
     clf = ensure_classifier(cfg, data, log=log)
     preflight.check_comparable(entries, exp, data.source, clf.sha256)
+    from sweep.run.driver import rung_setup
+    scheds = rung_setup.schedules(cfg, len(data.train_images))  # grace vs an epochs budget
     root = storage.resolve(storage_root or cfg.storage, exp)
     storage.record_root(exp, root)
     mirror_to = root if storage.is_elsewhere(root, exp) else None
@@ -177,12 +179,14 @@ def _run(cfg: SweepConfig, exp: Path, ledger: Ledger, state: RunState, *, addres
             "resources" + (f"; {time_estimate.format_duration(grid_s + clf.trained_s)} with the "
                            f"classifier trained first ({clf.trained_s:.0f} s)"
                            if clf.trained_s else ""), flush=True)
+        board = rung_setup.start(cfg, scheds, entries, checkpoints.Index(exp), log) \
+            if scheds else None
         state.plan_at = time.monotonic()
         from sweep.run.driver.tuning import Fitter, GridPlan
         fitter = Fitter(GridPlan(
             cfg, exp, ledger, root, mirror_to, data, clf, request, slots, est, total,
             done_before=len(grid) - len(pending) + _optuna_done(cfg, entries), log=log,
-            trainable=trainable))
+            trainable=trainable, schedules=scheds, board=board))
         state.fitter, state.units, state.slots = fitter, len(units), slots
         fitter.grid(units)
         for fam in (f for f in cfg.families if f.search == "optuna"):

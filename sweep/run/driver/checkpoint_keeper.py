@@ -3,6 +3,7 @@ newest checkpoint is and what its attempts ran (``records/checkpoints.py``), and
 the checkpoints nothing will resume from any more."""
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -35,8 +36,15 @@ class CheckpointKeeper:
         self._new_attempt.add(trial.trial_id)
 
     def reported(self, trial: Any, result: dict) -> None:
-        """A progress report: the attempt it belongs to has reached its iteration."""
-        if result.get("final") or "attempt_start" not in result:
+        """A progress report: the attempt it belongs to has reached its iteration; a rung
+        report's results go to the index (the board is rebuilt from it after a crash)."""
+        if result.get("final"):
+            return
+        if result.get("rung_results"):
+            unit = Unit.from_config(trial.config)
+            with writing(self.index.dir / f"{unit.unit_id}.json"):
+                self.index.rung_results(unit.unit_id, json.loads(result["rung_results"]))
+        if "attempt_start" not in result:
             return
         unit = Unit.from_config(trial.config)
         # A checkpoint's report carries the last progress report's iteration: the attempt

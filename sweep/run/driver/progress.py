@@ -73,7 +73,9 @@ class Progress:
         self.done += len(statuses)
         self.last_finished = f"{label} at {now()}"
         line = (f"[grid] {self.done:,}/{self.total:,} done ({self.counts['ok']} ok, "
-                f"{self.counts['diverged']} diverged, {self.counts['error']} errors this run), "
+                f"{self.counts['diverged']} diverged, {self.counts['error']} errors"
+                + (f", {self.counts['stopped']} stopped early" if self.counts.get("stopped") else "")
+                + " this run), "
                 f"{running(trials, trial)} running, elapsed "
                 f"{format_duration(self.est.elapsed())}, ETA "
                 f"{format_duration(self.est.remaining_seconds(self.total - self.done))}")

@@ -74,6 +74,8 @@ class GridPlan:
     done_before: int               # of them finished before this run
     log: Callable[..., None] = print
     trainable: Callable[..., None] | None = None  # replaces run_trial (tests, the bench)
+    schedules: dict[str, Any] | None = None  # scheduled families (rung_setup.Schedule)
+    board: Any = None              # the rung board actor, when a family is scheduled
 
 
 class Fitter:
@@ -85,7 +87,8 @@ class Fitter:
         cfg, r = plan.cfg, plan.cfg.resources
         payload = Payload(plan.data.train_images.numpy(), plan.data.source, plan.clf.state,
                           plan.clf.args, plan.clf.sha256, plan.clf.reference, plan.root,
-                          cfg.score.samples, plan.request["cpu"], r.checkpoint_every)
+                          cfg.score.samples, plan.request["cpu"], r.checkpoint_every,
+                          cfg.score.rung_samples, plan.schedules or None, plan.board)
         self.reuse = r.reuse_actors if r.reuse_actors != "auto" else \
             plan.est.mean_unit_seconds() < REUSE_BELOW_S
         self.trainable = make_trainable(payload, plan.request, fn=plan.trainable or run_trial,

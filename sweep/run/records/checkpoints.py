@@ -94,7 +94,9 @@ class CheckpointPolicy:
 # --- the driver's index of unfinished units --------------------------------------------------
 class Index:
     """Per unfinished unit (``<experiment>/checkpoints/<unit id>.json``): where its last
-    checkpoint is, and its attempts as [start iteration, furthest iteration reported].
+    checkpoint is, its attempts as [start iteration, furthest iteration reported], and, in
+    a family with a scheduler, its members' rung results ({key: {family, rows}}, rows as
+    ``RungResult.to_row``), which the rung board is rebuilt from after a driver crash.
 
     Kept by the driver as results and checkpoints arrive, so a rerun after the driver died
     resumes each unit from its checkpoint and still knows what the lost attempts ran.
@@ -108,6 +110,8 @@ class Index:
                 entry = json.loads(path.read_text())
                 self.entries[path.stem] = {"location": entry.get("location"),
                                            "attempts": list(entry.get("attempts") or [])}
+                if entry.get("rungs"):
+                    self.entries[path.stem]["rungs"] = dict(entry["rungs"])
             except (OSError, ValueError, AttributeError):
                 continue  # a torn entry means no usable checkpoint, not a failed grid
 
@@ -117,6 +121,21 @@ class Index:
 
     def attempts(self, unit_id: str) -> list[list[int]]:
         return [list(a) for a in self.entries.get(unit_id, {}).get("attempts", [])]
+
+    def rung_rows(self) -> dict[str, tuple[str, list[list]]]:
+        """key -> (family, its rung rows) of every unfinished unit's members."""
+        return {key: (r["family"], r["rows"]) for e in self.entries.values()
+                for key, r in e.get("rungs", {}).items()}
+
+    def rung_results(self, unit_id: str, rows: dict[str, dict]) -> None:
+        """A rung report: ``{key: {"family": f, "row": [iteration, I, FD, continued]}}``."""
+        entry = self.entries.setdefault(unit_id, {"location": None, "attempts": []})
+        rungs = entry.setdefault("rungs", {})
+        for key, r in rows.items():
+            mine = rungs.setdefault(key, {"family": r["family"], "rows": []})
+            if all(old[0] != r["row"][0] for old in mine["rows"]):
+                mine["rows"].append(r["row"])
+        self._save(unit_id)
 
     def _save(self, unit_id: str) -> None:
         atomic.write_text(self.dir / f"{unit_id}.json", json.dumps(self.entries[unit_id]))

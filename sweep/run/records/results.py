@@ -25,14 +25,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 OBJECTIVE = "objective"  # what searchers maximise: the score, or 0 (a collapsed I) if none
-STATUSES = ("ok", "diverged", "error")
+STATUSES = ("ok", "diverged", "error", "stopped")  # stopped: by a scheduler, at a rung
 
 
 @dataclass
 class TrialResult:
     """The result of one configuration (a pack's members get one each)."""
 
-    status: str                          # ok | diverged | error
+    status: str                          # ok | diverged | error | stopped
     score: float | None = None           # modified inception score I (higher is better)
     fd: float | None = None              # Frechet distance to real test digits (lower is better)
     error: str | None = None             # why a trial is `error`
@@ -58,6 +58,13 @@ class TrialResult:
     pack_size: int | None = None
     order: int | None = None             # position in its family's seeded hand-out order
     objective: float = 0.0               # = score, or 0 without one (searchers maximise it)
+    # A family with a scheduler (sweep.yaml `scheduler:`) scores its configurations at rungs
+    # on score.rung_samples samples; score and fd above stay the full-budget scores.
+    stopped_at: int | None = None        # the rung a scheduler stopped it at (status stopped)
+    rung_score: float | None = None      # I at its last rung
+    rung_fd: float | None = None         # FD at its last rung
+    rungs: str | None = None             # JSON list of [iteration, I, FD, continued] per rung
+    rung_time_s: float | None = None     # scoring at rungs (a pack's: shared by its members)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -128,9 +135,10 @@ def table(exp_dir: Path) -> pd.DataFrame:
             df[col] = None
     extra = [c for c in df.columns if c not in TABLE_COLUMNS]
     df = df[[*TABLE_COLUMNS, *extra]]
-    for col in ("score", "fd"):
+    for col in ("score", "fd", "rung_score", "rung_fd"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    df["order"] = pd.to_numeric(df["order"], errors="coerce").astype("Int64")
+    for col in ("order", "stopped_at"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     df["attempts"] = df["attempts"].map(attempts_list)  # old ledgers: JSON text
     return df.sort_values(["family", "trial_key"], kind="stable").reset_index(drop=True)
 

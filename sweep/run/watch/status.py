@@ -47,7 +47,7 @@ def read_status(exp: Path) -> dict[str, Any]:
         by_family[str(e.get("family"))][str(e.get("status"))] += 1
     planned = plan.get("families") or {}
     families = {fam: {"planned": planned.get(fam), "done": sum(by_family[fam].values()),
-                      **{s: by_family[fam][s] for s in ("ok", "diverged", "error")}}
+                      **{s: by_family[fam][s] for s in ("ok", "diverged", "error", "stopped")}}
                 for fam in dict.fromkeys([*planned, *by_family])}
     last = max(entries.values(), key=lambda e: str(e.get("finished_at", "")), default=None)
     pid = driver_pid(exp)
@@ -67,11 +67,14 @@ def read_status(exp: Path) -> dict[str, Any]:
 
 def render(s: dict[str, Any]) -> str:
     total = s["total"]
+    stopped = any(f.get("stopped") for f in s["families"].values())  # a scheduler's
     lines = [f"experiment {s['experiment']}" + (f" (sweep {s['name']})" if s["name"] else ""),
-             f"  {'family':<14}{'done':>8}{'planned':>9}{'ok':>7}{'diverged':>10}{'error':>7}"]
+             f"  {'family':<14}{'done':>8}{'planned':>9}{'ok':>7}{'diverged':>10}{'error':>7}"
+             + (f"{'stopped':>9}" if stopped else "")]
     for fam, f in s["families"].items():
         lines.append(f"  {fam:<14}{f['done']:>8,}{f['planned'] or 0:>9,}{f['ok']:>7,}"
-                     f"{f['diverged']:>10,}{f['error']:>7,}")
+                     f"{f['diverged']:>10,}{f['error']:>7,}"
+                     + (f"{f.get('stopped', 0):>9,}" if stopped else ""))
     lines.append(f"  {'total':<14}{s['done']:>8,}{total or 0:>9,}"
                  + ("" if total is None else f"   {100 * s['done'] / max(total, 1):.1f}% done"))
     last = s["last_finished"]

@@ -27,6 +27,7 @@ from models.train import default_device
 from sweep.run.records import checkpoints
 from sweep.run.records.results import OBJECTIVE, TrialResult
 from sweep.run.scheduling.units import Unit
+from sweep.run.worker.rung_loop import Rungs, Schedule, rung_scorer
 from sweep.run.worker.unit_runner import (Hooks, Scorer, finish_unit, make_trainer, results_of,
                                           train_unit)
 
@@ -44,6 +45,9 @@ class Payload:
     score_samples: int
     cpus_per_trial: float
     checkpoint_every_s: float
+    rung_samples: int = 2000      # samples scoring a generator at a rung
+    schedules: dict[str, Schedule] | None = None  # scheduled families (sweep.yaml `scheduler:`)
+    board: Any = None             # the rung board's actor handle, when a family is scheduled
 
 
 def node_name() -> str:
@@ -111,6 +115,11 @@ def run_trial(config: dict[str, Any], payload: Payload, hooks: Hooks | None = No
                + f", {trainer.total:,} iterations planned")
     policy = checkpoints.CheckpointPolicy(payload.checkpoint_every_s)
     last: dict[str, Any] = {"iteration": trainer.iteration, "final": False, OBJECTIVE: 0.0}
+    classifier = ConvNet(**payload.classifier_args)
+    classifier.load_state_dict(payload.classifier_state)
+    scorer = Scorer(classifier, payload.classifier_sha256, payload.score_samples,
+                    payload.data_source, payload.fd_reference)
+    rungs = _rungs(unit, payload, scorer, device, state)
 
     def progress(it: int, values: list[dict[str, float]]) -> None:
         last.clear()
@@ -123,21 +132,45 @@ def run_trial(config: dict[str, Any], payload: Payload, hooks: Hooks | None = No
     def save(tr: Any) -> None:
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
-            checkpoints.write_state(tr.state_dict(), Path(tmp), unit.unit_id)
+            state = tr.state_dict()
+            if rungs is not None:
+                state["rungs"] = rungs.state()  # a resumed trial keeps its rung results
+            checkpoints.write_state(state, Path(tmp), unit.unit_id)
             tune.report({**last, "checkpoint_iteration": tr.iteration},
                         checkpoint=tune.Checkpoint.from_directory(tmp))
         policy.saved(time.perf_counter() - t0)
 
-    train_unit(trainer, progress=progress, checkpoint=save, due=policy.due, hooks=hooks)
-    classifier = ConvNet(**payload.classifier_args)
-    classifier.load_state_dict(payload.classifier_state)
-    scorer = Scorer(classifier, payload.classifier_sha256, payload.score_samples,
-                    payload.data_source, payload.fd_reference)
+    def at_rung(metrics: dict[str, Any]) -> None:
+        tune.report({**last, **metrics})
+        stopped = [m.key for k, m in enumerate(unit.members)
+                   if trainer.record(k).stopped_at == metrics["rung_iteration"]]
+        _log(unit, f"rung at iteration {metrics['rung_iteration']:,}: "
+                   + (f"stopped {' '.join(stopped)}" if stopped else "every member scored continues"))
+
+    train_unit(trainer, progress=progress, checkpoint=save, due=policy.due, hooks=hooks,
+               rungs=rungs, at_rung=at_rung)
     results = finish_unit(unit, results_of(trainer), scorer, device=device,
-                          storage_root=payload.storage_root, node=node_name(), note=note)
+                          storage_root=payload.storage_root, node=node_name(), note=note,
+                          rungs=rungs)
     _log(unit, "finished: " + ", ".join(f"{m.key} {r.status} I={r.score}"
                                         for m, r in zip(unit.members, results)))
     tune.report(final_report(results))
+
+
+def _rungs(unit: Unit, payload: Payload, scorer: Scorer, device: torch.device,
+           state: dict | None) -> Rungs | None:
+    """The unit's rung loop, if a member's family is scheduled; its rung results from the
+    checkpoint, handed to the board as well (idempotent: the board keeps what it knows)."""
+    if payload.board is None or not any(m.family in (payload.schedules or {})
+                                        for m in unit.members):
+        return None
+
+    score = rung_scorer(unit, scorer.classifier, scorer.reference, payload.rung_samples, device)
+    rungs = Rungs(unit, payload.schedules or {}, payload.board, score)
+    if state is not None:
+        rungs.load(state.get("rungs"))
+        rungs.tell_board()
+    return rungs
 
 
 def final_report(results: list[TrialResult]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Shared by the Ray Tune trainable (``sweep/run/worker/trainable.py``) and ``sweep train-one``.
 Each configuration's folder gets ``config.json`` (the settings it ran with, its data and
 classifier), ``record.json`` (what the run did), ``curves.csv`` (the losses as reported),
-and, when it trained to the end, ``samples.png`` and ``generator.pt``: the same files
-whether it trained alone or in a pack.
+and, when it trained to the end or a scheduler stopped it, ``samples.png`` and
+``generator.pt`` (at that point): the same files whether it trained alone or in a pack.
 """
 from __future__ import annotations
 
@@ -79,8 +79,14 @@ def make_trainer(unit: Unit, images: torch.Tensor, device: torch.device,
 
 def train_unit(trainer: Any, *, progress: Progress | None = None,
                checkpoint: Callable[[Any], None] | None = None,
-               due: Callable[[], bool] | None = None, hooks: Hooks | None = None) -> None:
-    """Run ``trainer`` to its end; ``checkpoint(trainer)`` whenever ``due()`` or a hook says."""
+               due: Callable[[], bool] | None = None, hooks: Hooks | None = None,
+               rungs: Any = None, at_rung: Callable[[dict[str, Any]], None] | None = None
+               ) -> None:
+    """Run ``trainer`` to its end; ``checkpoint(trainer)`` whenever ``due()`` or a hook says.
+
+    With ``rungs`` (``sweep/run/worker/rung_loop.Rungs``) it stops at each rung, scores the
+    members due there, stops those the board rejects and hands ``at_rung`` the rung metrics.
+    """
     hooks = hooks or Hooks()
 
     def on_iteration(it: int) -> None:
@@ -92,7 +98,14 @@ def train_unit(trainer: Any, *, progress: Progress | None = None,
 
     solo = isinstance(trainer, Trainer)
     wrapped = (lambda it, values: progress(it, [values])) if (solo and progress) else progress
-    trainer.run(progress=wrapped, on_iteration=on_iteration)
+    while True:
+        stop = rungs.next_stop(trainer) if rungs is not None else None
+        trainer.run(until=stop, progress=wrapped, on_iteration=on_iteration)
+        if stop is None or trainer.done or trainer.iteration < stop:
+            return
+        metrics = rungs.at_rung(trainer)
+        if at_rung is not None:
+            at_rung(metrics)
 
 
 def results_of(trainer: Any) -> list[TrainResult]:
@@ -102,10 +115,10 @@ def results_of(trainer: Any) -> list[TrainResult]:
 def finish_unit(unit: Unit, trained: list[TrainResult], scorer: Scorer, *,
                 device: torch.device, storage_root: str, node: str = "local",
                 location: Callable[[TrialConfig], str] | None = None,
-                note: str | None = None) -> list[TrialResult]:
+                note: str | None = None, rungs: Any = None) -> list[TrialResult]:
     """Score every member that trained to the end and write every member's files."""
     out = []
-    for config, order, trained_one in zip(unit.members, unit.orders, trained):
+    for k, (config, order, trained_one) in enumerate(zip(unit.members, unit.orders, trained)):
         record = trained_one.record
         result = TrialResult(
             status=record.status, iterations_done=record.iterations_done,
@@ -116,7 +129,12 @@ def finish_unit(unit: Unit, trained: list[TrainResult], scorer: Scorer, *,
             score_time_s=0.0, ms_per_iteration=record.ms_per_iteration,
             data_source=scorer.data_source, classifier_sha256=scorer.sha256,
             device=record.device, node=node, pack_id=unit.pack_id,
-            pack_size=len(unit.members), order=order if order >= 0 else None)
+            pack_size=len(unit.members), order=order if order >= 0 else None,
+            stopped_at=record.stopped_at)
+        if rungs is not None and rungs.at[k]:
+            for name, value in rungs.member(k).items():
+                setattr(result, name, value)
+            result.rung_time_s = rungs.seconds / len(unit.members)
         if record.status == "ok":
             scorer.classifier.to(device).eval()
             scored = score_generator(trained_one.generator, scorer.classifier,
@@ -125,7 +143,8 @@ def finish_unit(unit: Unit, trained: list[TrainResult], scorer: Scorer, *,
                                      classifier_sha256=scorer.sha256, reference=scorer.reference)
             result.set_score(scored.score, scored.fd,
                              histogram_json(scored.class_histogram), scored.seconds)
-        result.wall_time_s = (result.train_time_s or 0.0) + (result.score_time_s or 0.0)
+        result.wall_time_s = ((result.train_time_s or 0.0) + (result.score_time_s or 0.0)
+                              + (result.rung_time_s or 0.0))
         result.trial_dir = (location or (lambda c: trial_location(storage_root, c.key)))(config)
         store_files(config, result, trained_one, result.trial_dir)
         out.append(result)
@@ -134,7 +153,8 @@ def finish_unit(unit: Unit, trained: list[TrainResult], scorer: Scorer, *,
 
 def store_files(config: TrialConfig, result: TrialResult, trained: TrainResult,
                 location: str) -> None:
-    """config.json, record.json, curves.csv, and samples.png + generator.pt if it finished."""
+    """config.json, record.json, curves.csv, and samples.png + generator.pt if it trained to
+    the end or was stopped by a scheduler (its generator at that point)."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
         (tmp_dir / "config.json").write_text(json.dumps(
@@ -143,10 +163,12 @@ def store_files(config: TrialConfig, result: TrialResult, trained: TrainResult,
         (tmp_dir / "record.json").write_text(json.dumps(
             {**trained.record.to_dict(), **{k: getattr(result, k) for k in
                                             ("score", "fd", "class_histogram", "node",
-                                             "pack_id", "pack_size", "checkpoint_note")}},
+                                             "pack_id", "pack_size", "checkpoint_note")},
+             **({k: getattr(result, k) for k in ("rung_score", "rung_fd", "rungs")}
+                if result.rungs is not None else {})},
             indent=2, sort_keys=True, default=str))
         write_curves(trained.curve, tmp_dir / "curves.csv")
-        if result.status == "ok":
+        if result.status in ("ok", "stopped"):
             samples = sample_images(trained.generator, SAMPLE_GRID, config.z_dim,
                                     seed=config.seed + SAMPLE_SEED_OFFSET)
             save_sample_grid(samples.cpu(), tmp_dir / "samples.png")
