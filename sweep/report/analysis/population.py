@@ -10,7 +10,10 @@ since they are not random.
 
 Failed configurations count: random search would have drawn them too. A configuration
 whose status is not ``ok`` (diverged, error), or whose metric is not finite, scores the
-worst value: I = 0 (a collapsed generator's score) and FD = +inf.
+worst value: I = 0 (a collapsed generator's score) and FD = +inf. Configurations a
+family's scheduler stopped early (status ``stopped``, issue #20) are not failures: they
+were never trained to the budget, so they are left out, and what remains (the survivors of
+the rungs) is labelled as not a random sample.
 
 Families are those in the table: the report's view first, in its order (the paper's
 ``ebgan`` and ``gan`` by default; ``family_view.py``), then the others in the plan's
@@ -81,6 +84,11 @@ def family_draws(exp: Experiment, family: str) -> FamilyDraws:
     fam = t[t["family"] == family]
     count = ((exp.plan or {}).get("families") or {}).get(family)
     planned = int(count) if isinstance(count, (int, float)) else None
+    stopped = (fam["status"] == "stopped").to_numpy()
+    if stopped.any():
+        return FamilyDraws(family, fam[~stopped], planned, estimate=True,
+                           note=f"{int(stopped.sum()):,} configurations stopped early by the "
+                                "family's scheduler left out: the rest are not a random sample")
     if planned is None or len(fam) >= planned:
         return FamilyDraws(family, fam, planned, estimate=False)
     sample = random_sample(exp, family)

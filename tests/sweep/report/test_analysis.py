@@ -148,3 +148,19 @@ def test_histograms_write_the_new_figures_and_tables(exp, tmp_path):
     assert an["budget_table"]["ebgan"]["score"][1] == pytest.approx(
         np.mean(np.where(exp.trials.query("family == 'ebgan'").status == "ok",
                          exp.trials.query("family == 'ebgan'").score, 0.0)))
+
+
+def test_configurations_stopped_by_a_scheduler_are_left_out_not_failed(tmp_path):
+    """A stopped configuration never reached the budget: it is neither a draw nor a failure;
+    the survivors are labelled as not a random sample."""
+    df = small(tmp_path)
+    gans = df.index[(df.family == "gan") & (df.status == "ok")][:100]
+    df.loc[gans, "status"] = "stopped"
+    df.loc[gans, ["score", "fd"]] = np.nan
+    exp = load_experiment(write_experiment(tmp_path / "exp", df, plan=False))
+    an = analyze(exp, n_resamples=20)
+    gan = an.draws["gan"]
+    assert gan.n == 384 - 100 and gan.estimate and "100 configurations stopped early" in gan.note
+    assert gan.n_failed == int((df.family == "gan").sum() - 100
+                               - ((df.family == "gan") & (df.status == "ok")).sum())
+    assert not an.draws["ebgan"].estimate and an.draws["ebgan"].n == 32
