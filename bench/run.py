@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import torch
 import yaml
 
 from bench import report
+from bench.grid_process import run_grid
 from models.data import load_mnist
 from models.train import default_device
 
@@ -57,21 +56,11 @@ def bench_smoke(classifier: Path, work: Path) -> dict[str, Any]:
     doc["score"]["classifier"] = str(classifier)
     path = work / "smoke.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "sweep", "grid", "-c", str(path), "--results",
-                             str(work / "smoke")], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        text, _ = proc.communicate(timeout=900)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    code, text = run_grid(path, work / "smoke", timeout=900)
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"the smoke sweep failed (exit {proc.returncode}):\n{text[-3000:]}")
+    if code != 0:
+        raise RuntimeError(f"the smoke sweep failed (exit {code}):\n{(text or '')[-3000:]}")
     import pandas as pd
     df = pd.read_parquet(work / "smoke" / "trials.parquet")
     return {"trials": len(df), "wall_s": wall, "trials_per_hour": len(df) / wall * 3600,

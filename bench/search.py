@@ -28,17 +28,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from bench.grid_process import run_grid
+
 BUDGET = 3000            # iterations per configuration (a few minutes of CPU each)
 GRACE = 150              # the first rung; then 450 and 1350 (reduction 3)
 REDUCTION = 3
@@ -54,10 +51,11 @@ FAMILIES = {
                                          "optimD": ["adam"], "optimG": ["adam"],
                                          "lr": [0.001, 0.0001], "margin": [5.0, 10.0]}},  # 16
 }
-RUNS = {  # name -> (scheduler on, pack)
-    "full grid": (False, 1),
-    "asha": (True, 1),
-    "asha + packs": (True, PACK),
+RUNS = {  # name -> (scheduler type, None for the full grid; pack)
+    "full grid": (None, 1),
+    "asha": ("asha", 1),
+    "asha + packs": ("asha", PACK),
+    "hyperband": ("hyperband", 1),   # asynchronous: brackets protect some configurations longer
 }
 TIMEOUT_S = 3600
 PAPER_BEST_EBGAN = "paper's best EBGAN (5,2,800,1024)"   # bench.speed.ARCHS
@@ -70,9 +68,11 @@ def configurations() -> int:
     return sum(math.prod(len(v) for v in f["axes"].values()) for f in FAMILIES.values())
 
 
-def sweep_document(name: str, classifier: Path, scheduled: bool, pack: int) -> dict[str, Any]:
+def sweep_document(name: str, classifier: Path, scheduler_type: str | None,
+                   pack: int) -> dict[str, Any]:
     """The sweep file of one run (``sweep/config/sweep_file.py``'s keys)."""
-    scheduler = {"type": "asha", "metric": "fd", "grace": GRACE, "reduction": REDUCTION}
+    scheduled = scheduler_type is not None
+    scheduler = {"type": scheduler_type, "metric": "fd", "grace": GRACE, "reduction": REDUCTION}
     families = {fam: {"model": spec["model"], **({"scheduler": scheduler} if scheduled else {}),
                       "axes": spec["axes"]} for fam, spec in FAMILIES.items()}
     score: dict[str, Any] = {"samples": SCORE_SAMPLES, "classifier": str(classifier)}
@@ -101,7 +101,7 @@ def search_classifier(work: Path) -> Path:
 
 def run_once(run: str, classifier: Path, work: Path, log=print) -> dict[str, Any]:
     """One run through the CLI, or its measurement from an earlier bench (same folder)."""
-    scheduled, pack = RUNS[run]
+    scheduler_type, pack = RUNS[run]
     folder = work / folder_name(run)
     measured = folder / "bench-search.json"
     if measured.exists():
@@ -109,22 +109,12 @@ def run_once(run: str, classifier: Path, work: Path, log=print) -> dict[str, Any
         return json.loads(measured.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     sweep_file = work / f"{folder_name(run)}.yaml"
-    doc = sweep_document(folder_name(run), classifier, scheduled, pack)
+    doc = sweep_document(folder_name(run), classifier, scheduler_type, pack)
     sweep_file.write_text(yaml.safe_dump(doc, sort_keys=False))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     log(f"[search] {run}: sweep grid -c {sweep_file} --results {folder / 'experiment'}")
     t0 = time.perf_counter()
     with open(work / f"{folder_name(run)}.log", "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sweep", "grid", "-c", str(sweep_file),
-                                 "--results", str(folder / "experiment")], cwd=REPO, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            code = proc.wait(timeout=TIMEOUT_S)
-        finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        code, _ = run_grid(sweep_file, folder / "experiment", timeout=TIMEOUT_S, out=out)
     wall = time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"the {run} sweep failed (exit {code}); see {out.name}")
@@ -132,7 +122,8 @@ def run_once(run: str, classifier: Path, work: Path, log=print) -> dict[str, Any
     if len(rows) != configurations():
         raise RuntimeError(f"the {run} sweep recorded {len(rows)} of {configurations()} "
                            f"configurations; see {out.name}")
-    result = {"run": run, "wall_s": wall, "pack": pack, "scheduled": scheduled, "rows": rows}
+    result = {"run": run, "wall_s": wall, "pack": pack, "scheduled": scheduler_type is not None,
+              "scheduler": scheduler_type, "rows": rows}
     measured.write_text(json.dumps(result, indent=1) + "\n")
     return result
 
@@ -235,7 +226,7 @@ def bench_search(work: Path, images: Any, device: Any, log=print) -> dict[str, A
 
 def table(r: dict[str, Any]) -> list[str]:
     lines = [f"{r['configurations']} configurations (48 GANs, 16 EBGANs; small nets), "
-             f"{r['budget']:,} iterations each; ASHA on FD, grace {r['grace']}, reduction "
+             f"{r['budget']:,} iterations each; ASHA (hyperband: its brackets) on FD, grace {r['grace']}, reduction "
              f"{r['reduction']}; final scores on {r['score_samples']:,} samples, rungs on "
              f"{r['rung_samples']:,}",
              f"{'run':<14}{'iterations':>12}{'share':>7}{'wall':>9}{'share':>7}{'stopped':>9}"

@@ -13,15 +13,19 @@ from sweep.config.trials import counts, plan
 
 @pytest.mark.parametrize("run", list(RUNS))
 def test_each_run_is_a_valid_sweep_of_the_same_64_configurations(run):
-    scheduled, pack = RUNS[run]
-    cfg = parse_config(sweep_document("search", Path("/nowhere"), scheduled, pack))
+    kind, pack = RUNS[run]
+    scheduled = kind is not None
+    cfg = parse_config(sweep_document("search", Path("/nowhere"), kind, pack))
     assert counts(cfg) == {"gan": 48, "ebgan": 16}        # 2 x 12 x 2 and 2 x 2 x 2 x 2
     assert cfg.budget.iterations == BUDGET and cfg.resources.pack == pack
     assert pack == (PACK if run == "asha + packs" else 1)
     schedulers = plan(cfg).get("schedulers", {})
     assert sorted(schedulers) == (["ebgan", "gan"] if scheduled else [])
     for s in schedulers.values():                           # 150, 450, 1350 below 3000
-        assert s["metric"] == "fd" and s["rungs"] == [[GRACE, 3 * GRACE, 9 * GRACE]]
+        assert s["metric"] == "fd" and s["rungs"][0] == [GRACE, 3 * GRACE, 9 * GRACE]
+        # hyperband: bracket k starts at GRACE x 3^k; asha: the one bracket
+        assert s["rungs"][1:] == ([[3 * GRACE, 9 * GRACE], [9 * GRACE]] if kind == "hyperband"
+                                  else [])
 
 
 def row(key: str, fd: float | None, *, status: str = "ok", done: int = 100, run: int | None = None,
