@@ -115,6 +115,22 @@ def experiment_dir(cfg: SweepConfig, results: str | Path | None = None) -> Path:
     return Path(results) if results else Path("results") / cfg.name
 
 
+# Training images of each fixed data source (models/data.py; a test checks them), so that a
+# budget in epochs is known in iterations before any data is loaded. `auto` is decided at
+# run time (full MNIST when present, else the 5,000 bundled digits).
+TRAIN_IMAGES = {"mnist": 60_000, "mnist-5k": 4_000}
+
+
+def planned_budget(cfg: SweepConfig) -> int | None:
+    """Iterations per configuration: ``budget.iterations``, else epochs x (images // batch)
+    when the data source fixes the number of images, else None (``auto``)."""
+    b = cfg.budget
+    if b.iterations is not None:
+        return int(b.iterations)
+    n = TRAIN_IMAGES.get(cfg.data.source)
+    return None if n is None else b.epochs * (n // b.batch_size)
+
+
 def budget_text(cfg: SweepConfig) -> str:
     """The training budget as the plan lines say it: '40 iterations' or '20 epochs'."""
     b = cfg.budget
@@ -123,12 +139,12 @@ def budget_text(cfg: SweepConfig) -> str:
 
 def schedule(cfg: SweepConfig, family: Family, budget: int | None = None) -> dict[str, Any]:
     """A scheduled family's rungs (per bracket) and the least and most iterations it can
-    cost, for ``budget`` iterations per configuration (default: the sweep file's, when it
-    gives one; with a budget in epochs the rungs are known once the data is)."""
+    cost, for ``budget`` iterations per configuration (default: ``planned_budget``; with a
+    budget in epochs and ``data.source: auto`` the rungs are known once the data is)."""
     from sweep.config.scheduler import cost_bounds, rungs
 
     sched = family.scheduler
-    budget = budget or cfg.budget.iterations
+    budget = budget or planned_budget(cfg)
     out: dict[str, Any] = {**sched.to_dict(), "budget": budget}
     if budget is not None and sched.brackets is not None:
         n = family_count(cfg, family)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,32 @@ def test_plan_prints_the_rungs_and_the_cost(capsys):
     assert ("gan: asha on score (grace 50, reduction 3): rungs at 50, 150 iterations, then "
             "the budget (300); costs 1,050 to 4,800 iterations (22% to 100% of the full "
             "grid)") in out
+
+
+def test_an_epochs_budget_on_a_fixed_data_source_plans_its_rungs(tmp_path, capsys):
+    """20 epochs of full MNIST at batch 64 = 20 x (60,000 // 64) = 18,740 iterations: rungs
+    at 1,000, 3,000, 9,000 (27,000 is past the budget); with `auto` they wait for the data."""
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    raw["budget"] = {"epochs": 20, "batch_size": 64}
+    raw["data"] = {"source": "mnist"}
+    for fam in raw["families"].values():
+        fam.pop("scheduler", None)
+    first = next(iter(raw["families"].values()))
+    first["scheduler"] = {"type": "asha", "metric": "fd", "grace": 1000, "reduction": 3}
+    path = tmp_path / "epochs.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["plan", "-c", str(path)]) == 0
+    assert "rungs at 1,000, 3,000, 9,000 iterations, then the budget (18,740)" in \
+        capsys.readouterr().out
+    raw["data"] = {"source": "auto"}
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["plan", "-c", str(path)]) == 0
+    assert "known once the data is" in capsys.readouterr().out
+
+
+def test_the_planned_image_counts_are_the_data_sources():
+    from models.data import load_mnist
+    from sweep.config.trials import TRAIN_IMAGES
+    assert TRAIN_IMAGES["mnist-5k"] == len(load_mnist("mnist-5k").train_images)
+    if os.environ.get("MNIST_ROOT"):
+        assert TRAIN_IMAGES["mnist"] == len(load_mnist("mnist").train_images)
